@@ -1,0 +1,119 @@
+"""Text normalisation and tokenisation shared by the matcher, the signals and the versions extractors.
+
+All functions here are linear in their input (no backtracking regexes) and never raise on any ``str``: lone
+surrogates, NUL bytes, right-to-left overrides and zero-width characters are dropped, not passed on.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+#: Characters removed outright: zero-width, bidi controls, BOM, soft hyphen, word joiners, variation selectors.
+_INVISIBLE = dict.fromkeys(
+    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
+    + list(range(0x200B, 0x2010))
+    + list(range(0x202A, 0x202F))
+    + list(range(0x2060, 0x2070))
+    + list(range(0xFE00, 0xFE10)),
+    None,
+)
+
+
+def clean_text(text: str, keep_newlines: bool = False) -> str:
+    """NFKC, then drop invisible/format/control characters and lone surrogates; tabs become spaces."""
+    if not text:
+        return ""
+    # Lone surrogates cannot be NFKC-normalised or encoded; drop them first.
+    text = text.encode("utf-8", "ignore").decode("utf-8", "ignore") if _has_surrogate(text) else text
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    out = []
+    for ch in text:
+        if ch == "\n" or ch == "\r":
+            out.append("\n" if keep_newlines else " ")
+        elif ch == "\t":
+            out.append(" ")
+        elif ch < " " or ch == "\x7f" or (ch >= "\x80" and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co")):
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def normalize(text: str) -> str:
+    """The matcher's canonical form: cleaned, casefolded, accents removed, whitespace folded."""
+    text = clean_text(text).casefold()
+    # Strip combining marks (é -> e, ё -> е) so accents and stacked diacritics do not split words.
+    text = "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+    text = unicodedata.normalize("NFC", text)
+    return " ".join(text.split())
+
+
+# A word: letters/digits with inner apostrophes or hyphens.  Linear: no nested quantifiers.
+_WORD_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+_CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_HASHTAG_RE = re.compile(r"#(\w{1,100})")
+
+#: English stop words plus chat filler; small on purpose (content words carry the match).
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below between both
+    but by can could did do does doing down during each few for from further had has have having he her here hers
+    herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves s t don't isn't aren't wasn't weren't
+    it's that's what's there's i'm i've you're they're we're he's she's let's lol lmao omg pls plz u ur im ok okay
+    yes yeah true really actually just like also got get gets via new news breaking say says said tell told
+    know think heard hear see look rt amp http https www com""".split()
+)
+
+
+def split_hashtag(tag: str) -> list[str]:
+    """'#RussiaAfghanistanDeal' -> ['russia', 'afghanistan', 'deal']."""
+    parts = _CAMEL_RE.findall(tag)
+    return [p.lower() for p in parts] if len(parts) > 1 else [tag.lower()]
+
+
+def expand_hashtags(text: str) -> str:
+    """Replace each hashtag by its words so '#MoscowKabulPact' reads as 'Moscow Kabul Pact'."""
+    return _HASHTAG_RE.sub(lambda m: " " + " ".join(split_hashtag(m.group(1))) + " ", text)
+
+
+def words(text: str) -> list[str]:
+    """Normalised words of ``text`` (hashtags split, punctuation and emoji dropped), stop words kept."""
+    text = normalize(expand_hashtags(clean_text(text)))
+    out: list[str] = []
+    for w in _WORD_RE.findall(text):
+        w = w.replace("’", "'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        # Hyphenated compounds count as their parts too ("military-technical").
+        if "-" in w:
+            out.extend(p for p in w.split("-") if p)
+        else:
+            out.append(w)
+    return out
+
+
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed content words: what the matcher compares."""
+    return [stem(w) for w in words(text) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]

@@ -1,0 +1,137 @@
+"""Links: find them in text, canonicalise them, and read words out of their slugs.  Never fetches anything."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import tldextract
+
+from bot.text import clean_text
+
+# tldextract with its bundled public-suffix snapshot only: no network, no cache directory.
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+
+#: Query parameters that identify a click, not a page.
+TRACKING_PARAMS = frozenset(
+    """fbclid gclid dclid gbraid wbraid msclkid yclid mc_cid mc_eid igshid igsh si ref ref_src ref_url s
+    cmpid ocid smid smtyp _ga _gl spm share_id sh __twitter_impression mkt_tok vero_id oly_anon_id oly_enc_id
+    rb_clickid wt_mc xtor ito cid at_medium at_campaign feature""".split()
+)
+_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "at_", "trk_")
+_HOST_PREFIXES = ("www.", "m.", "mobile.", "amp.", "www1.", "www2.")
+
+# http(s) URLs and bare domains with a path ("bbc.com/news/x").  Linear: one character class, bounded.
+_URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"'`|\\\]\[(){}]{1,2000}", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}»”’'\""
+
+
+def find_urls(text: str) -> list[str]:
+    """The links in ``text`` as written (trailing punctuation trimmed), at most 20."""
+    out = []
+    for m in _URL_RE.finditer(text):
+        url = m.group(0).rstrip(_TRAILING)
+        if url.lower().startswith("www."):
+            url = "http://" + url
+        out.append(url)
+        if len(out) >= 20:
+            break
+    return out
+
+
+def strip_urls(text: str) -> str:
+    return _URL_RE.sub(" ", text)
+
+
+def normalize_domain(domain: str) -> str | None:
+    """'WWW.BBC.co.uk.' -> 'bbc.co.uk'; None if it is not a host name."""
+    d = clean_text(domain).strip().lower().rstrip(".")
+    if "://" in d:
+        d = urlsplit(d).hostname or ""
+    d = d.split("/")[0].split(":")[0]
+    try:
+        d = d.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    stripped = True
+    while stripped:
+        stripped = False
+        for p in _HOST_PREFIXES:
+            if d.startswith(p) and d.count(".") >= 2:
+                d = d[len(p) :]
+                stripped = True
+    if not d or "." not in d or not re.fullmatch(r"[a-z0-9.-]{1,253}", d):
+        return None
+    return d
+
+
+@lru_cache(maxsize=4096)
+def registered_domain(host: str) -> str:
+    """'news.bbc.co.uk' -> 'bbc.co.uk' (public-suffix aware, offline)."""
+    ext = _EXTRACT(host)
+    return ext.top_domain_under_public_suffix or host
+
+
+def canonicalize_url(url: str) -> str | None:
+    """A stable form of a link so that variants of one page compare equal; None if it is not http(s).
+
+    https, lowercase host without www./m./amp., no fragment, no tracking parameters, sorted remaining parameters,
+    no trailing slash, no /amp path segment or ?amp flag.
+    """
+    url = clean_text(url).strip()
+    if not url:
+        return None
+    if url.lower().startswith("www."):
+        url = "http://" + url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https"):
+        return None
+    try:
+        host = parts.hostname
+    except ValueError:
+        return None
+    host = normalize_domain(host or "")
+    if not host:
+        return None
+    path = unquote(parts.path or "")
+    segments = [s for s in path.split("/") if s and s.lower() != "amp"]
+    last = segments[-1] if segments else ""
+    if last.lower() in ("index.html", "index.htm", "index.php"):
+        segments.pop()
+    if segments and segments[-1].lower().endswith(".amp"):
+        segments[-1] = segments[-1][: -len(".amp")]
+    path = "/" + "/".join(segments) if segments else ""
+    try:
+        query = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        query = []
+    kept = sorted(
+        (k, v)
+        for k, v in query
+        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES) and k.lower() != "amp"
+    )
+    return urlunsplit(("https", host, path, urlencode(kept), ""))
+
+
+_SLUG_SPLIT = re.compile(r"[-_+.,/]+|%20")
+_ID_LIKE = re.compile(r"^(?:[0-9]+|[0-9a-f]{8,}|[a-z]?[0-9]{5,}[a-z0-9]*)$")
+
+
+def slug_words(url: str) -> str:
+    """Words of a link's path ('.../2026/05/russia-afghanistan-sign-military-deal-123.html' -> 'russia afghanistan
+    sign military deal'), for matching when the page itself is unknown."""
+    canon = canonicalize_url(url)
+    if not canon:
+        return ""
+    path = urlsplit(canon).path
+    out = []
+    for seg in path.split("/"):
+        seg = re.sub(r"\.(html?|php|aspx?)$", "", seg)
+        for w in _SLUG_SPLIT.split(seg):
+            if w and not _ID_LIKE.match(w.lower()) and len(w) > 1:
+                out.append(w.lower())
+    return " ".join(out)
