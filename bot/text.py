@@ -12,35 +12,25 @@ from functools import lru_cache
 
 import Stemmer
 
-#: Characters removed outright: zero-width, bidi controls, BOM, soft hyphen, word joiners, variation selectors.
-_INVISIBLE = dict.fromkeys(
-    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
-    + list(range(0x200B, 0x2010))
-    + list(range(0x202A, 0x202F))
-    + list(range(0x2060, 0x2070))
-    + list(range(0xFE00, 0xFE10)),
-    None,
-)
+from bot._unicode_tables import COMBINING, INVISIBLE
+
+#: Removed outright: controls, format characters (zero-width, bidi overrides, BOM, soft hyphen), surrogates, private
+#: use, variation selectors and the Hangul fillers some spammers use as blanks.
+_INVISIBLE_RE = re.compile(f"[{INVISIBLE}\\ufe00-\\ufe0f\\U000e0100-\\U000e01ef\\u115f\\u1160\\u3164\\uffa0\\u034f\\u17b4\\u17b5]+")
+_COMBINING_RE = re.compile(f"[{COMBINING}]+")
+_NEWLINES_RE = re.compile(r"\r\n?|\n")
 
 
 def clean_text(text: str, keep_newlines: bool = False) -> str:
     """NFKC, then drop invisible/format/control characters and lone surrogates; tabs become spaces."""
     if not text:
         return ""
-    # Lone surrogates cannot be NFKC-normalised or encoded; drop them first.
-    text = text.encode("utf-8", "ignore").decode("utf-8", "ignore") if _has_surrogate(text) else text
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    out = []
-    for ch in text:
-        if ch == "\n" or ch == "\r":
-            out.append("\n" if keep_newlines else " ")
-        elif ch == "\t":
-            out.append(" ")
-        elif ch < " " or ch == "\x7f" or (ch >= "\x80" and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co")):
-            continue
-        else:
-            out.append(ch)
-    return "".join(out)
+    if _has_surrogate(text):
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\ufffd", "")
+    text = unicodedata.normalize("NFKC", text)
+    text = text.replace("\t", " ")
+    text = _NEWLINES_RE.sub("\n" if keep_newlines else " ", text)
+    return _INVISIBLE_RE.sub("", text)
 
 
 def _has_surrogate(text: str) -> bool:
@@ -54,9 +44,9 @@ def _has_surrogate(text: str) -> bool:
 def normalize(text: str) -> str:
     """The matcher's canonical form: cleaned, casefolded, accents removed, whitespace folded."""
     text = clean_text(text).casefold()
-    # Strip combining marks (é -> e, ё -> е) so accents and stacked diacritics do not split words.
-    text = "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
-    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():
+        # Strip combining marks (é -> e, ё -> е) so accents and stacked diacritics do not split words.
+        text = unicodedata.normalize("NFC", _COMBINING_RE.sub("", unicodedata.normalize("NFD", text)))
     return " ".join(text.split())
 
 
@@ -106,7 +96,8 @@ def words(text: str) -> list[str]:
     return out
 
 
-_STEMMER = Stemmer.Stemmer("english")
+# Porter, the same algorithm as FTS5's `porter` tokenizer, so our stems agree with the index's terms.
+_STEMMER = Stemmer.Stemmer("porter")
 
 
 @lru_cache(maxsize=200_000)

@@ -1,0 +1,90 @@
+"""Settings from the environment and ``.env`` (pydantic-settings).  The token is a secret: it never prints."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.matching import DEFAULT_THRESHOLD
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_prefix="")
+
+    discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
+    database: Path = Field(default=Path("data/crosscheck.db"), alias="CROSSCHECK_DB")
+    log_level: str = Field(default="INFO", alias="CROSSCHECK_LOG_LEVEL")
+    threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0, le=100, alias="CROSSCHECK_THRESHOLD")
+    #: Integrity check at start: quick (default), full, or off.
+    integrity_check: str = Field(default="quick", alias="CROSSCHECK_INTEGRITY_CHECK")
+    #: Discord user ids allowed to run owner-only commands in Discord (the CLI is always the owner).
+    owner_ids: list[int] = Field(default_factory=list, alias="CROSSCHECK_OWNER_IDS")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in logging.getLevelNamesMapping():
+            raise ValueError(f"unknown log level {v!r}")
+        return v
+
+    @field_validator("integrity_check")
+    @classmethod
+    def _check(cls, v: str) -> str:
+        if v not in ("quick", "full", "off"):
+            raise ValueError("must be quick, full or off")
+        return v
+
+    @field_validator("discord_token", mode="before")
+    @classmethod
+    def _empty_token(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @property
+    def token(self) -> str | None:
+        return self.discord_token.get_secret_value().strip() if self.discord_token else None
+
+
+class RedactingFilter(logging.Filter):
+    """Removes secrets (the bot token, anything shaped like a Discord token) from every log record."""
+
+    TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}")
+
+    def __init__(self, secrets: list[str] | None = None):
+        super().__init__()
+        self.secrets = [s for s in (secrets or []) if s and len(s) >= 8]
+
+    def redact(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "[redacted]")
+        return self.TOKEN_RE.sub("[redacted]", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            msg = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string must not hide the record
+            msg = str(record.msg)
+        red = self.redact(msg)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if red != msg or record.args:
+            record.msg, record.args = red, None
+        return True
+
+
+def setup_logging(level: str = "INFO", secrets: list[str] | None = None) -> None:
+    """Log to stderr with every secret redacted (the filter sits on the handler, so all loggers pass it)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("discord.gateway").setLevel(max(logging.getLevelName(level), logging.INFO))

@@ -1,0 +1,139 @@
+"""The check service: text in, ``Report`` out.  Used the same way by the CLI, the console and the Discord cogs.
+
+It is synchronous and CPU-bound; async callers run it with ``asyncio.to_thread`` so the event loop never waits.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import date
+
+from bot.matching import DEFAULT_THRESHOLD, Matcher, MatchResult
+from bot.models import ArticleRole
+from bot.report import LinkOutlet, Match, Report, StoryRef
+from bot.signals import build_sources
+from bot.versions import build_versions
+from storage.reader import CorpusReader
+
+#: The largest claim a check accepts; longer input is refused with a clear message, not silently cut.
+MAX_CLAIM_CHARS = 4_000
+
+
+class CheckInputError(ValueError):
+    """The input cannot be checked; the message is safe to show to the user."""
+
+
+def validate_claim(text: str | None) -> str:
+    """The claim to check, or CheckInputError saying what is wrong with it."""
+    from bot.text import clean_text
+
+    text = clean_text(text or "").strip()
+    if not text:
+        raise CheckInputError("The claim is empty: paste the text or the link you want to check.")
+    if len(text) > MAX_CLAIM_CHARS:
+        raise CheckInputError(
+            f"That is {len(text):,} characters; a check reads at most {MAX_CLAIM_CHARS:,}. "
+            "Paste the claim itself, or the link to the article."
+        )
+    return text
+
+
+class Checker:
+    """Matches text against the corpus and builds the full report (versions and sources) for each match."""
+
+    def __init__(self, reader: CorpusReader, matcher: Matcher | None = None, *, cache_size: int = 256):
+        self.reader = reader
+        self.matcher = matcher or Matcher(reader)
+        self._cache: OrderedDict[tuple[str, int, int], tuple] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def check(
+        self,
+        text: str,
+        guild_id: int | None = None,
+        *,
+        top: int = 3,
+        threshold: float = DEFAULT_THRESHOLD,
+        extra_text: str = "",
+        details: bool = True,
+    ) -> Report:
+        result = self.matcher.match(text, guild_id, top=top, threshold=threshold, extra_text=extra_text)
+        return self.report(result, guild_id, details=details)
+
+    def report(self, result: MatchResult, guild_id: int | None, *, details: bool = True) -> Report:
+        matches = []
+        for hit in result.hits:
+            parts = self._story_parts(hit.story_id, guild_id) if details else None
+            if details and parts is None:
+                continue  # removed between match and report
+            ref, versions, sources, background = parts if parts else (StoryRef(id=hit.story_id, title=""), [], [], [])
+            matches.append(
+                Match(
+                    story=ref,
+                    score=hit.score,
+                    confidence=hit.confidence,
+                    matched_text=hit.matched_text,
+                    why=hit.why,
+                    versions=versions,
+                    sources=sources,
+                    background=background,
+                )
+            )
+        links = []
+        for link in result.links:
+            if link.outlet_id:
+                outlet = self.reader.outlet(link.outlet_id, guild_id)
+                if outlet:
+                    links.append(
+                        LinkOutlet(
+                            url=link.url,
+                            domain=link.domain,
+                            outlet=outlet.name,
+                            outlet_id=outlet.id,
+                            rating=outlet.rating.model_dump(mode="json", exclude_none=True) if outlet.rating else None,
+                        )
+                    )
+        return Report(query=result.query, matches=matches, links=links)
+
+    def _story_parts(self, story_id: str, guild_id: int | None):
+        key = (story_id, int(guild_id or 0), self.reader.version())
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        bundle = self.reader.bundle(story_id, guild_id)
+        if bundle is None:
+            return None
+        story = bundle.story
+        items = [(a, bundle.outlets[a.outlet], bundle.ratings.get(a.outlet)) for a in bundle.articles if a.outlet in bundle.outlets]
+        dates = _event_dates(story)
+        sources = build_sources(
+            items, other_dates_by_article={a.id: [d for aid, d in dates if aid != a.id] for a in bundle.articles}
+        )
+        trust = {s.article: s.trust for s in sources}
+        versions = build_versions(story, bundle.articles, trust)
+        background = [a.id for a in bundle.articles if a.role == ArticleRole.background]
+        parts = (StoryRef(id=story.id, title=story.title, summary=story.summary), versions, sources, background)
+        with self._lock:
+            self._cache[key] = parts
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return parts
+
+
+def _event_dates(story) -> list[tuple[str, date]]:
+    """(article id, date) for the dates curated positions give (e.g. "when was it signed"), for contradiction checks."""
+    from bot.extract import extract_dates
+
+    out = []
+    for q in story.questions:
+        if q.kind != "date":
+            continue
+        for p in q.positions:
+            for d in extract_dates(p.statement):
+                value = getattr(d, "value", None)
+                if isinstance(value, date):
+                    out.extend((a, value) for a in p.articles)
+    return out

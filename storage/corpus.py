@@ -1,0 +1,838 @@
+"""The write path: every change to the corpus, in one transaction each, audited and undoable.
+
+Rules enforced here (not in the cogs), so that no command, import or guessed id can break them:
+- a server (guild) writes only rows it owns; the global corpus (guild 0) is written only by the bot owner's CLI;
+- a server's articles, claims and questions may attach to a global story; a server may hide a global story;
+- every change records the prior state of what it touched (row snapshots), so ``undo`` restores it exactly;
+- the full-text index is rebuilt for the touched stories inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.models import (
+    RATING_FIELDS,
+    Article,
+    Claim,
+    CorpusFile,
+    Outlet,
+    OutletFlag,
+    OutletRating,
+    Position,
+    Question,
+    RatingEntry,
+    Story,
+)
+from storage.db import connect_async
+from storage.reader import GLOBAL, CorpusReader, gid, row_article, row_claim, row_position, row_story, row_entity
+
+Progress = Callable[[int, int], None]
+
+#: Passages of an article indexed for matching: paragraphs packed up to this many characters.
+PASSAGE_CHARS = 600
+_CHUNK = 400  # ids per IN (...) query
+
+
+class CorpusError(ValueError):
+    """A change that cannot be made; the message names the record and field at fault and is safe to show."""
+
+
+class PermissionDenied(CorpusError):
+    pass
+
+
+@dataclass(slots=True)
+class Actor:
+    """Who makes a change: a Discord user in a server, or the bot owner at the CLI (guild 0)."""
+
+    guild_id: int = GLOBAL
+    user_id: int = 0
+    name: str = "cli"
+
+
+@dataclass(slots=True)
+class AuditEntry:
+    id: int
+    guild_id: int
+    actor_id: int
+    actor_name: str
+    action: str
+    target_kind: str
+    target_id: str
+    summary: str
+    undone: bool
+    created_at: str
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    outlets: int = 0
+    stories: int = 0
+    articles: int = 0
+    claims: int = 0
+    audit_id: int | None = None
+
+    def describe(self) -> str:
+        return f"{self.stories} stories, {self.articles} articles, {self.claims} claims, {self.outlets} outlets"
+
+
+def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _iso(v: Any) -> Any:
+    return v.isoformat() if hasattr(v, "isoformat") else v
+
+
+def passages(text: str, limit: int = PASSAGE_CHARS) -> list[str]:
+    """Paragraphs of an article packed into passages of at most ``limit`` characters (long ones split at spaces)."""
+    out: list[str] = []
+    cur = ""
+    for para in text.split("\n"):
+        para = " ".join(para.split())
+        while len(para) > limit:
+            cut = para.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            if cur:
+                out.append(cur)
+                cur = ""
+            out.append(para[:cut])
+            para = para[cut:].strip()
+        if not para:
+            continue
+        if cur and len(cur) + 1 + len(para) > limit:
+            out.append(cur)
+            cur = para
+        else:
+            cur = f"{cur} {para}" if cur else para
+    if cur:
+        out.append(cur)
+    return out
+
+
+# Tables that make up one story as one server owns it, with the condition selecting its rows.
+_STORY_SCOPE: list[tuple[str, str]] = [
+    ("stories", "id = :s AND guild_id = :g"),
+    ("entities", "story_id = :s AND EXISTS (SELECT 1 FROM stories WHERE id = :s AND guild_id = :g)"),
+    ("articles", "story_id = :s AND guild_id = :g"),
+    ("claims", "story_id = :s AND guild_id = :g"),
+    ("claim_articles", "claim_id IN (SELECT id FROM claims WHERE story_id = :s AND guild_id = :g)"),
+    ("questions", "story_id = :s AND guild_id = :g"),
+    ("positions", "guild_id = :g AND question_id IN (SELECT id FROM questions WHERE story_id = :s)"),
+    ("hidden_stories", "story_id = :s AND guild_id = :g"),
+]
+_OUTLET_SCOPE: list[tuple[str, str]] = [
+    ("outlets", "id = :s AND guild_id = :g"),
+    ("outlet_domains", "outlet_id = :s AND guild_id = :g"),
+    ("outlet_ratings", "outlet_id = :s AND guild_id = :g"),
+]
+_SCOPES = {"story": _STORY_SCOPE, "outlet": _OUTLET_SCOPE}
+
+
+class Corpus:
+    """The corpus of one database file: async writes (aiosqlite) plus the shared synchronous reader."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path):
+        self.conn = conn
+        self.path = path
+        self.reader = CorpusReader(path)
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path, *, check: str = "quick") -> Corpus:
+        path = Path(path)
+        conn = await connect_async(path, check=check)
+        conn.row_factory = sqlite3.Row
+        return cls(conn, path)
+
+    async def close(self) -> None:
+        self.reader.close()
+        await self.conn.close()
+
+    async def __aenter__(self) -> Corpus:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a reader query in a worker thread (never on the event loop)."""
+        return await asyncio.to_thread(fn, *args)
+
+    # -- transactions ---------------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _transaction(self):
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                await self.conn.execute("UPDATE corpus_version SET version = version + 1 WHERE id = 1")
+                await self.conn.execute("COMMIT")
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+
+    async def _fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _owners(self, table: str, ids: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            for r in await self._fetch(f"SELECT id, guild_id FROM {table} WHERE id IN ({marks})", chunk):  # noqa: S608
+                out[r[0]] = r[1]
+        return out
+
+    # -- snapshots (for audit and undo) ---------------------------------------------------------------------------
+
+    async def _snapshot(self, kind: str, target: str, guild: int) -> dict[str, list[dict[str, Any]]]:
+        snap: dict[str, list[dict[str, Any]]] = {}
+        for table, where in _SCOPES[kind]:
+            rows = await self._fetch(f"SELECT * FROM {table} WHERE {where}", {"s": target, "g": guild})  # noqa: S608
+            snap[table] = [dict(r) for r in rows]
+        return snap
+
+    async def _restore(self, kind: str, target: str, guild: int, snap: dict[str, list[dict[str, Any]]]) -> None:
+        params = {"s": target, "g": guild}
+        # Delete children first (reverse order), then re-insert parents first.
+        for table, where in reversed(_SCOPES[kind]):
+            if table in ("stories", "outlets") and not snap.get(table):
+                # The record did not exist before: remove it (and, for a story, what hangs off it in this scope).
+                await self.conn.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
+            elif table in ("stories", "outlets"):
+                continue  # updated in place below, so that other servers' rows hanging off it survive
+            else:
+                await self.conn.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
+        for table, _ in _SCOPES[kind]:
+            rows = snap.get(table) or []
+            for row in rows:
+                cols = list(row)
+                sql = f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"  # noqa: S608
+                if table in ("stories", "outlets"):
+                    updates = ",".join(f"{c}=excluded.{c}" for c in cols if c != "id")
+                    sql += f" ON CONFLICT(id) DO UPDATE SET {updates}"
+                await self.conn.execute(sql, [row[c] for c in cols])
+
+    async def _audit(
+        self,
+        actor: Actor,
+        action: str,
+        target_kind: str,
+        target_id: str,
+        before: list[dict[str, Any]],
+        summary: str,
+    ) -> int:
+        cur = await self.conn.execute(
+            "INSERT INTO audit_log (guild_id, actor_id, actor_name, action, target_kind, target_id, before, after) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                actor.guild_id,
+                actor.user_id,
+                actor.name[:200],
+                action,
+                target_kind,
+                target_id[:200],
+                json.dumps(before, ensure_ascii=False),
+                json.dumps({"summary": summary}, ensure_ascii=False),
+            ),
+        )
+        return cur.lastrowid
+
+    async def _snapshots(self, targets: Iterable[tuple[str, str]], guild: int) -> list[dict[str, Any]]:
+        out = []
+        for kind, target in dict.fromkeys(targets):
+            out.append({"kind": kind, "id": target, "guild": guild, "rows": await self._snapshot(kind, target, guild)})
+        return out
+
+    # -- full-text index ------------------------------------------------------------------------------------------
+
+    async def _reindex(self, story_ids: Iterable[str]) -> None:
+        ids = list(dict.fromkeys(story_ids))
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            await self.conn.execute(f"DELETE FROM search WHERE story_id IN ({marks})", chunk)  # noqa: S608
+            rows: list[tuple[str, str, str, str, int]] = []
+            for r in await self._fetch(f"SELECT id, guild_id, title, summary FROM stories WHERE id IN ({marks})", chunk):  # noqa: S608
+                rows.append((r[2], "story", r[0], r[0], r[1]))
+                if r[3]:
+                    rows.append((r[3], "summary", r[0], r[0], r[1]))
+            for r in await self._fetch(f"SELECT id, story_id, guild_id, text FROM claims WHERE story_id IN ({marks})", chunk):  # noqa: S608
+                rows.append((r[3], "claim", r[0], r[1], r[2]))
+            for r in await self._fetch(
+                f"SELECT id, story_id, guild_id, title, text FROM articles WHERE story_id IN ({marks})", chunk  # noqa: S608
+            ):
+                if r[3]:
+                    rows.append((r[3], "title", r[0], r[1], r[2]))
+                for p in passages(r[4]):
+                    rows.append((p, "passage", r[0], r[1], r[2]))
+            await self.conn.executemany(
+                "INSERT INTO search (text, kind, ref_id, story_id, guild_id) VALUES (?, ?, ?, ?, ?)", rows
+            )
+
+    # -- applying a corpus file (seed, import, every add/edit) ----------------------------------------------------
+
+    async def apply(
+        self,
+        file: CorpusFile,
+        actor: Actor,
+        *,
+        action: str = "import",
+        progress: Progress | None = None,
+        audit: bool = True,
+    ) -> ApplyResult:
+        """Insert or update every record of ``file`` as ``actor``'s server, all or nothing."""
+        guild = actor.guild_id
+        async with self._transaction():
+            await self._check_ownership(file, guild)
+            touched_stories = {s.id for s in file.stories} | {a.story for a in file.articles} | {
+                c.story for c in file.claims
+            }
+            before: list[dict[str, Any]] = []
+            if audit:
+                existing = set(await self._owners("stories", [s.id for s in file.stories]))
+                existing |= {a.story for a in file.articles} | {c.story for c in file.claims}
+                before += await self._snapshots((("story", s) for s in sorted(existing)), guild)
+                # Stories new in this file need no snapshot: an empty one means "did not exist" on undo.
+                before += [
+                    {"kind": "story", "id": s, "guild": guild, "rows": {}}
+                    for s in sorted(touched_stories - existing)
+                ]
+                before += await self._snapshots((("outlet", o.id) for o in file.outlets), guild)
+            total = len(file.outlets) + len(file.stories) + len(file.articles) + len(file.claims)
+            done = 0
+
+            def tick(n: int) -> None:
+                nonlocal done
+                done += n
+                if progress:
+                    progress(done, total)
+
+            await self._write_outlets(file.outlets, guild)
+            tick(len(file.outlets))
+            await self._write_stories(file.stories, guild)
+            tick(len(file.stories))
+            for chunk in _chunks(file.articles, 500):
+                await self._write_articles(chunk, guild)
+                tick(len(chunk))
+            await self._write_claims(file.claims, guild)
+            tick(len(file.claims))
+            await self._reindex(sorted(touched_stories))
+            result = ApplyResult(len(file.outlets), len(file.stories), len(file.articles), len(file.claims))
+            if audit:
+                target = next(iter(touched_stories)) if len(touched_stories) == 1 and not file.outlets else "*"
+                result.audit_id = await self._audit(actor, action, "corpus", target, before, result.describe())
+        return result
+
+    async def _check_ownership(self, file: CorpusFile, guild: int) -> None:
+        def deny(kind: str, i: int, rec_id: str, owner: int) -> CorpusError:
+            if owner == GLOBAL:
+                return PermissionDenied(
+                    f"{kind}[{i}].id: {rec_id!r} is part of the global corpus; only the bot owner can change it"
+                )
+            return PermissionDenied(f"{kind}[{i}].id: {rec_id!r} is already taken; choose another id")
+
+        for kind, table in (("outlets", "outlets"), ("stories", "stories"), ("articles", "articles"), ("claims", "claims")):
+            recs = getattr(file, kind)
+            owners = await self._owners(table, [r.id for r in recs])
+            for i, r in enumerate(recs):
+                owner = owners.get(r.id)
+                if owner is not None and owner != guild:
+                    raise deny(kind, i, r.id, owner)
+        # References: stories and outlets must exist in the file or be visible to this server.
+        story_ids = {s.id for s in file.stories}
+        refs = {a.story for a in file.articles} | {c.story for c in file.claims}
+        story_owners = await self._owners("stories", sorted(refs - story_ids))
+        outlet_ids = {o.id for o in file.outlets}
+        outlet_owners = await self._owners("outlets", sorted({a.outlet for a in file.articles} - outlet_ids))
+        hidden = set()
+        if guild:
+            hidden = {r[0] for r in await self._fetch("SELECT story_id FROM hidden_stories WHERE guild_id = ?", (guild,))}
+        for i, a in enumerate(file.articles):
+            if a.story not in story_ids and story_owners.get(a.story) not in (GLOBAL, guild):
+                raise CorpusError(f"articles[{i}].story: unknown story {a.story!r}")
+            if a.story in hidden:
+                raise CorpusError(f"articles[{i}].story: story {a.story!r} is hidden on this server")
+            if a.outlet not in outlet_ids and outlet_owners.get(a.outlet) not in (GLOBAL, guild):
+                raise CorpusError(f"articles[{i}].outlet: unknown outlet {a.outlet!r}")
+        article_ids = {a.id for a in file.articles}
+        claim_refs = sorted({x for c in file.claims for x in c.articles} - article_ids)
+        article_owners = await self._owners("articles", claim_refs)
+        for i, c in enumerate(file.claims):
+            if c.story not in story_ids and story_owners.get(c.story) not in (GLOBAL, guild):
+                raise CorpusError(f"claims[{i}].story: unknown story {c.story!r}")
+            for ref in c.articles:
+                if ref not in article_ids and article_owners.get(ref) not in (GLOBAL, guild):
+                    raise CorpusError(f"claims[{i}].articles: unknown article {ref!r}")
+        for i, s in enumerate(file.stories):
+            for q in s.questions:
+                for p in q.positions:
+                    for ref in list(p.articles) + [e.article for e in p.evidence]:
+                        if ref not in article_ids and not await self._visible_article(ref, guild):
+                            raise CorpusError(f"stories[{i}].questions[{q.id}].positions[{p.id}]: unknown article {ref!r}")
+        # Domains: another server's (or the global) outlet may already own a domain; a server then keeps its own.
+        for i, o in enumerate(file.outlets):
+            for d in o.domains:
+                rows = await self._fetch("SELECT outlet_id FROM outlet_domains WHERE domain = ? AND guild_id = ?", (d, guild))
+                if rows and rows[0][0] != o.id:
+                    raise CorpusError(f"outlets[{i}].domains: {d!r} already belongs to outlet {rows[0][0]!r}")
+
+    async def _visible_article(self, article_id: str, guild: int) -> bool:
+        rows = await self._fetch("SELECT 1 FROM articles WHERE id = ? AND guild_id IN (?, ?)", (article_id, GLOBAL, guild))
+        return bool(rows)
+
+    async def _write_outlets(self, outlets: Sequence[Outlet], guild: int) -> None:
+        for o in outlets:
+            await self.conn.execute(
+                "INSERT INTO outlets (id, guild_id, name, type) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, type = excluded.type",
+                (o.id, guild, o.name, o.type.value),
+            )
+            await self.conn.execute("DELETE FROM outlet_domains WHERE outlet_id = ? AND guild_id = ?", (o.id, guild))
+            await self.conn.executemany(
+                "INSERT INTO outlet_domains (domain, guild_id, outlet_id) VALUES (?, ?, ?)",
+                [(d, guild, o.id) for d in o.domains],
+            )
+            if o.rating is not None and not o.rating.is_empty():
+                await self.conn.execute(
+                    "INSERT INTO outlet_ratings (outlet_id, guild_id, rating) VALUES (?, ?, ?) "
+                    "ON CONFLICT(outlet_id, guild_id) DO UPDATE SET rating = excluded.rating",
+                    (o.id, guild, o.rating.model_dump_json(exclude_none=True)),
+                )
+
+    async def _write_stories(self, stories: Sequence[Story], guild: int) -> None:
+        if not stories:
+            return
+        await self.conn.executemany(
+            "INSERT INTO stories (id, guild_id, title, summary, first_seen, last_seen, topic_terms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET title = excluded.title, "
+            "summary = excluded.summary, first_seen = excluded.first_seen, last_seen = excluded.last_seen, "
+            "topic_terms = excluded.topic_terms",
+            [
+                (s.id, guild, s.title, s.summary, _iso(s.first_seen), _iso(s.last_seen), json.dumps(s.topic_terms, ensure_ascii=False))
+                for s in stories
+            ],
+        )
+        ids = [s.id for s in stories]
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            await self.conn.execute(f"DELETE FROM entities WHERE story_id IN ({marks})", chunk)  # noqa: S608
+            await self.conn.execute(
+                f"DELETE FROM questions WHERE guild_id = ? AND story_id IN ({marks})", (guild, *chunk)  # noqa: S608
+            )
+        await self.conn.executemany(
+            "INSERT INTO entities (story_id, id, name, kind, aliases, core, ord) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (s.id, e.id, e.name, e.kind.value, json.dumps(e.aliases, ensure_ascii=False), int(e.core), i)
+                for s in stories
+                for i, e in enumerate(s.entities)
+            ],
+        )
+        for s in stories:
+            for i, q in enumerate(s.questions):
+                await self._write_question(s.id, q, guild, i)
+
+    async def _write_question(self, story_id: str, q: Question, guild: int, ord_: int) -> None:
+        owners = await self._owners("questions", [q.id])
+        if q.id in owners and (owners[q.id] != guild):
+            raise PermissionDenied(f"question {q.id!r} belongs to another server or the global corpus")
+        await self.conn.execute(
+            "INSERT INTO questions (id, story_id, guild_id, text, kind, ord) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET text = excluded.text, kind = excluded.kind, ord = excluded.ord",
+            (q.id, story_id, guild, q.text, q.kind.value, ord_),
+        )
+        await self.conn.execute("DELETE FROM positions WHERE question_id = ? AND guild_id = ?", (q.id, guild))
+        for j, p in enumerate(q.positions):
+            await self._write_position(q.id, p, guild, j)
+
+    async def _write_position(self, question_id: str, p: Position, guild: int, ord_: int) -> None:
+        owners = await self._owners("positions", [p.id])
+        if p.id in owners and owners[p.id] != guild:
+            raise PermissionDenied(f"position {p.id!r} belongs to another server or the global corpus")
+        await self.conn.execute(
+            "INSERT INTO positions (id, question_id, guild_id, statement, articles, evidence, status, ord) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET statement = excluded.statement, "
+            "articles = excluded.articles, evidence = excluded.evidence, status = excluded.status",
+            (
+                p.id,
+                question_id,
+                guild,
+                p.statement,
+                json.dumps(p.articles),
+                json.dumps([e.model_dump() for e in p.evidence], ensure_ascii=False),
+                p.status.value,
+                ord_,
+            ),
+        )
+
+    async def _write_articles(self, articles: Sequence[Article], guild: int) -> None:
+        await self.conn.executemany(
+            "INSERT INTO articles (id, story_id, outlet_id, guild_id, title, url, canonical_url, published, author, "
+            "language, role, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "story_id = excluded.story_id, outlet_id = excluded.outlet_id, title = excluded.title, url = excluded.url, "
+            "canonical_url = excluded.canonical_url, published = excluded.published, author = excluded.author, "
+            "language = excluded.language, role = excluded.role, text = excluded.text",
+            [
+                (
+                    a.id, a.story, a.outlet, guild, a.title, a.url, a.canonical_url, _iso(a.published), a.author,
+                    a.language, a.role.value, a.text,
+                )
+                for a in articles
+            ],
+        )
+
+    async def _write_claims(self, claims: Sequence[Claim], guild: int) -> None:
+        if not claims:
+            return
+        await self.conn.executemany(
+            "INSERT INTO claims (id, story_id, guild_id, text, verdict, claimant, reviewed_by, review_url, review_date) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET story_id = excluded.story_id, "
+            "text = excluded.text, verdict = excluded.verdict, claimant = excluded.claimant, "
+            "reviewed_by = excluded.reviewed_by, review_url = excluded.review_url, review_date = excluded.review_date",
+            [
+                (c.id, c.story, guild, c.text, c.verdict, c.claimant, c.reviewed_by, c.review_url, _iso(c.review_date))
+                for c in claims
+            ],
+        )
+        for chunk in _chunks([c.id for c in claims]):
+            marks = ",".join("?" * len(chunk))
+            await self.conn.execute(f"DELETE FROM claim_articles WHERE claim_id IN ({marks})", chunk)  # noqa: S608
+        await self.conn.executemany(
+            "INSERT INTO claim_articles (claim_id, article_id) VALUES (?, ?)",
+            [(c.id, a) for c in claims for a in dict.fromkeys(c.articles)],
+        )
+
+    # -- single edits ---------------------------------------------------------------------------------------------
+
+    async def _story_for_edit(self, story_id: str, guild: int) -> int:
+        """The owner of a story this server may attach things to; raises if it cannot see it."""
+        rows = await self._fetch("SELECT guild_id FROM stories WHERE id = ?", (story_id,))
+        if not rows or rows[0][0] not in (GLOBAL, guild):
+            raise CorpusError(f"unknown story {story_id!r}")
+        return rows[0][0]
+
+    async def upsert_question(self, story_id: str, question: Question, actor: Actor) -> int:
+        """Add or replace one question (with its positions) of a visible story, as the actor's server."""
+        guild = actor.guild_id
+        async with self._transaction():
+            await self._story_for_edit(story_id, guild)
+            for p in question.positions:
+                for ref in list(p.articles) + [e.article for e in p.evidence]:
+                    if not await self._visible_article(ref, guild):
+                        raise CorpusError(f"positions[{p.id}].articles: unknown article {ref!r}")
+            before = await self._snapshots([("story", story_id)], guild)
+            rows = await self._fetch("SELECT ord FROM questions WHERE id = ?", (question.id,))
+            if rows:
+                ord_ = rows[0][0]
+            else:
+                ord_ = (await self._fetch("SELECT coalesce(max(ord) + 1, 0) FROM questions WHERE story_id = ?", (story_id,)))[0][0]
+            await self._write_question(story_id, question, guild, ord_)
+            return await self._audit(actor, "question", "question", question.id, before, f"question {question.id} on {story_id}")
+
+    async def upsert_position(self, question_id: str, position: Position, actor: Actor) -> int:
+        guild = actor.guild_id
+        async with self._transaction():
+            rows = await self._fetch(
+                "SELECT q.story_id, q.guild_id FROM questions q JOIN stories s ON s.id = q.story_id WHERE q.id = ?",
+                (question_id,),
+            )
+            if not rows or rows[0][1] not in (GLOBAL, guild):
+                raise CorpusError(f"unknown question {question_id!r}")
+            story_id = rows[0][0]
+            for ref in list(position.articles) + [e.article for e in position.evidence]:
+                if not await self._visible_article(ref, guild):
+                    raise CorpusError(f"position.articles: unknown article {ref!r}")
+            before = await self._snapshots([("story", story_id)], guild)
+            existing = await self._fetch("SELECT ord FROM positions WHERE id = ?", (position.id,))
+            ord_ = existing[0][0] if existing else (
+                await self._fetch("SELECT coalesce(max(ord) + 1, 0) FROM positions WHERE question_id = ?", (question_id,))
+            )[0][0]
+            await self._write_position(question_id, position, guild, ord_)
+            return await self._audit(actor, "position", "position", position.id, before, f"position {position.id} on {question_id}")
+
+    async def rate_outlet(self, outlet_id: str, field: str, entry: RatingEntry | None, actor: Actor) -> OutletRating:
+        """Set (or clear, with None) one rating field or flag ("flag:satire") of an outlet for the actor's server."""
+        guild = actor.guild_id
+        flag = None
+        if field.startswith("flag:"):
+            try:
+                flag = OutletFlag(field[5:])
+            except ValueError as exc:
+                raise CorpusError(f"field: unknown flag {field[5:]!r} (one of {', '.join(f.value for f in OutletFlag)})") from exc
+        elif field not in RATING_FIELDS:
+            raise CorpusError(f"field: unknown rating field {field!r} (one of {', '.join(RATING_FIELDS)})")
+        async with self._transaction():
+            rows = await self._fetch("SELECT guild_id FROM outlets WHERE id = ?", (outlet_id,))
+            if not rows or rows[0][0] not in (GLOBAL, guild):
+                raise CorpusError(f"unknown outlet {outlet_id!r}")
+            before = await self._snapshots([("outlet", outlet_id)], guild)
+            cur = await self._fetch("SELECT rating FROM outlet_ratings WHERE outlet_id = ? AND guild_id = ?", (outlet_id, guild))
+            rating = OutletRating.model_validate_json(cur[0][0]) if cur else OutletRating()
+            if entry is not None and entry.set_at is None:
+                entry = entry.model_copy(update={"set_at": datetime.now(UTC).replace(microsecond=0)})
+            if flag is not None:
+                flags = dict(rating.flags)
+                if entry is None:
+                    flags.pop(flag, None)
+                else:
+                    flags[flag] = entry
+                rating = rating.model_copy(update={"flags": flags})
+            else:
+                rating = rating.model_copy(update={field: entry})
+            await self.conn.execute(
+                "INSERT INTO outlet_ratings (outlet_id, guild_id, rating) VALUES (?, ?, ?) "
+                "ON CONFLICT(outlet_id, guild_id) DO UPDATE SET rating = excluded.rating",
+                (outlet_id, guild, rating.model_dump_json(exclude_none=True)),
+            )
+            await self._audit(actor, "rate", "outlet", outlet_id, before, f"{field} = {entry.value if entry else '(cleared)'}")
+        return rating
+
+    async def remove(self, kind: str, record_id: str, actor: Actor) -> str:
+        """Remove a story, article, claim, question, position or outlet owned by the actor's server."""
+        guild = actor.guild_id
+        tables = {"story": "stories", "article": "articles", "claim": "claims", "question": "questions",
+                  "position": "positions", "outlet": "outlets"}
+        if kind not in tables:
+            raise CorpusError(f"kind: cannot remove a {kind!r}")
+        async with self._transaction():
+            rows = await self._fetch(f"SELECT guild_id FROM {tables[kind]} WHERE id = ?", (record_id,))  # noqa: S608
+            if not rows:
+                raise CorpusError(f"unknown {kind} {record_id!r}")
+            if rows[0][0] != guild:
+                if rows[0][0] == GLOBAL:
+                    raise PermissionDenied(
+                        f"{kind} {record_id!r} is part of the global corpus"
+                        + ("; use hide to hide it on this server" if kind == "story" else "")
+                    )
+                raise CorpusError(f"unknown {kind} {record_id!r}")
+            story_id = await self._story_of(kind, record_id)
+            if kind == "outlet":
+                used = await self._fetch("SELECT count(*) FROM articles WHERE outlet_id = ?", (record_id,))
+                if used[0][0]:
+                    raise CorpusError(f"outlet {record_id!r} still has {used[0][0]} article(s); remove them first")
+                before = await self._snapshots([("outlet", record_id)], guild)
+            else:
+                before = await self._snapshots([("story", story_id)], guild)
+            await self.conn.execute(f"DELETE FROM {tables[kind]} WHERE id = ?", (record_id,))  # noqa: S608
+            if kind == "article":
+                # Positions keep their JSON lists: drop the removed article from them.
+                await self._drop_article_from_positions(record_id, guild)
+            if story_id and kind != "story":
+                await self._reindex([story_id])
+            elif kind == "story":
+                await self.conn.execute("DELETE FROM search WHERE story_id = ?", (record_id,))
+            await self._audit(actor, "remove", kind, record_id, before, f"removed {kind} {record_id}")
+        return story_id or record_id
+
+    async def _drop_article_from_positions(self, article_id: str, guild: int) -> None:
+        for r in await self._fetch("SELECT * FROM positions WHERE guild_id = ? AND (articles LIKE ? OR evidence LIKE ?)",
+                                   (guild, f'%"{article_id}"%', f'%"{article_id}"%')):
+            p = row_position(r)
+            p = p.model_copy(update={
+                "articles": [a for a in p.articles if a != article_id],
+                "evidence": [e for e in p.evidence if e.article != article_id],
+            })
+            await self.conn.execute("UPDATE positions SET articles = ?, evidence = ? WHERE id = ?",
+                                    (json.dumps(p.articles), json.dumps([e.model_dump() for e in p.evidence]), p.id))
+
+    async def _story_of(self, kind: str, record_id: str) -> str | None:
+        q = {
+            "story": "SELECT id FROM stories WHERE id = ?",
+            "article": "SELECT story_id FROM articles WHERE id = ?",
+            "claim": "SELECT story_id FROM claims WHERE id = ?",
+            "question": "SELECT story_id FROM questions WHERE id = ?",
+            "position": "SELECT q.story_id FROM positions p JOIN questions q ON q.id = p.question_id WHERE p.id = ?",
+        }.get(kind)
+        if q is None:
+            return None
+        rows = await self._fetch(q, (record_id,))
+        return rows[0][0] if rows else None
+
+    async def hide_story(self, story_id: str, hidden: bool, actor: Actor) -> None:
+        """Hide (or show again) a global story on the actor's server."""
+        guild = actor.guild_id
+        if not guild:
+            raise CorpusError("hiding is per server; the bot owner removes global stories instead")
+        async with self._transaction():
+            rows = await self._fetch("SELECT guild_id FROM stories WHERE id = ?", (story_id,))
+            if not rows or rows[0][0] not in (GLOBAL, guild):
+                raise CorpusError(f"unknown story {story_id!r}")
+            before = await self._snapshots([("story", story_id)], guild)
+            if hidden:
+                await self.conn.execute("INSERT OR IGNORE INTO hidden_stories (guild_id, story_id) VALUES (?, ?)", (guild, story_id))
+            else:
+                await self.conn.execute("DELETE FROM hidden_stories WHERE guild_id = ? AND story_id = ?", (guild, story_id))
+            await self._audit(actor, "hide" if hidden else "unhide", "story", story_id, before, f"{'hid' if hidden else 'showed'} {story_id}")
+
+    # -- audit and undo -------------------------------------------------------------------------------------------
+
+    async def history(self, guild_id: int, limit: int = 20) -> list[AuditEntry]:
+        rows = await self._fetch(
+            "SELECT id, guild_id, actor_id, actor_name, action, target_kind, target_id, after, undone, created_at "
+            "FROM audit_log WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, limit),
+        )
+        out = []
+        for r in rows:
+            summary = json.loads(r["after"] or "{}").get("summary", "")
+            out.append(AuditEntry(r["id"], r["guild_id"], r["actor_id"], r["actor_name"], r["action"], r["target_kind"],
+                                  r["target_id"], summary, bool(r["undone"]), r["created_at"]))
+        return out
+
+    async def undo(self, actor: Actor) -> AuditEntry | None:
+        """Restore the state before the server's last change that is not undone yet; None if there is none."""
+        guild = actor.guild_id
+        async with self._transaction():
+            rows = await self._fetch(
+                "SELECT * FROM audit_log WHERE guild_id = ? AND undone = 0 AND action != 'undo' ORDER BY id DESC LIMIT 1",
+                (guild,),
+            )
+            if not rows:
+                return None
+            entry = rows[0]
+            snaps = json.loads(entry["before"] or "[]")
+            stories = []
+            for snap in snaps:
+                if snap["guild"] != guild:  # never restore another server's rows
+                    continue
+                await self._restore(snap["kind"], snap["id"], guild, snap["rows"])
+                if snap["kind"] == "story":
+                    stories.append(snap["id"])
+            await self._reindex(stories)
+            await self.conn.execute("UPDATE audit_log SET undone = 1 WHERE id = ?", (entry["id"],))
+            summary = json.loads(entry["after"] or "{}").get("summary", "")
+            await self._audit(actor, "undo", entry["target_kind"], entry["target_id"], [], f"undid #{entry['id']}: {summary}")
+            return AuditEntry(entry["id"], guild, entry["actor_id"], entry["actor_name"], entry["action"],
+                              entry["target_kind"], entry["target_id"], summary, True, entry["created_at"])
+
+    # -- export ---------------------------------------------------------------------------------------------------
+
+    async def export(self, guild_id: int = GLOBAL) -> CorpusFile:
+        """Everything the server owns (guild 0: the global corpus) as a corpus file that imports back unchanged."""
+        g = gid(guild_id)
+        outlets = []
+        for r in await self._fetch("SELECT id, name, type FROM outlets WHERE guild_id = ? ORDER BY id", (g,)):
+            domains = [d[0] for d in await self._fetch("SELECT domain FROM outlet_domains WHERE outlet_id = ? AND guild_id = ? ORDER BY domain", (r[0], g))]
+            rating_rows = await self._fetch("SELECT rating FROM outlet_ratings WHERE outlet_id = ? AND guild_id = ?", (r[0], g))
+            rating = OutletRating.model_validate_json(rating_rows[0][0]) if rating_rows else None
+            outlets.append(Outlet(id=r[0], name=r[1], type=r[2], domains=domains, rating=rating))
+        # Ratings this server set on outlets it does not own are exported as the outlet with only its rating.
+        stories = []
+        for r in await self._fetch("SELECT * FROM stories WHERE guild_id = ? ORDER BY rowid", (g,)):
+            entities = [row_entity(e) for e in await self._fetch("SELECT * FROM entities WHERE story_id = ? ORDER BY ord", (r["id"],))]
+            questions = []
+            for q in await self._fetch("SELECT * FROM questions WHERE story_id = ? AND guild_id = ? ORDER BY ord, rowid", (r["id"], g)):
+                positions = [row_position(p) for p in await self._fetch(
+                    "SELECT * FROM positions WHERE question_id = ? AND guild_id = ? ORDER BY ord, rowid", (q["id"], g))]
+                questions.append(Question(id=q["id"], text=q["text"], kind=q["kind"], positions=positions))
+            stories.append(row_story(r, entities, questions).model_copy(update={"guild_id": None}))
+        articles = [row_article(r).model_copy(update={"guild_id": None})
+                    for r in await self._fetch("SELECT * FROM articles WHERE guild_id = ? ORDER BY rowid", (g,))]
+        claims = []
+        for r in await self._fetch("SELECT * FROM claims WHERE guild_id = ? ORDER BY rowid", (g,)):
+            arts = [a[0] for a in await self._fetch("SELECT article_id FROM claim_articles WHERE claim_id = ?", (r["id"],))]
+            claims.append(row_claim(r, arts).model_copy(update={"guild_id": None}))
+        return CorpusFile(outlets=outlets, stories=stories, articles=articles, claims=claims)
+
+    # -- meta and seeding -----------------------------------------------------------------------------------------
+
+    async def meta(self, key: str) -> str | None:
+        rows = await self._fetch("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    async def seed(self, file: CorpusFile, fingerprint: str, *, force: bool = False) -> ApplyResult | None:
+        """Load the seed corpus into the global corpus once per database (or again with ``force``).
+
+        Returns None when the database was seeded before: seeding twice changes nothing.
+        """
+        if not force and await self.meta("seeded") is not None:
+            return None
+        result = await self.apply(file, Actor(GLOBAL, 0, "seed"), action="seed", audit=False)
+        async with self._write_lock:
+            await self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('seeded', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (fingerprint,),
+            )
+        return result
+
+    # -- server settings, auto-reply channels, feedback -----------------------------------------------------------
+
+    async def settings(self, guild_id: int) -> dict[str, Any]:
+        rows = await self._fetch("SELECT moderator_role_id, threshold, ephemeral FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        if not rows:
+            return {"moderator_role_id": None, "threshold": None, "ephemeral": False}
+        r = rows[0]
+        return {"moderator_role_id": r[0], "threshold": r[1], "ephemeral": bool(r[2])}
+
+    async def set_settings(self, guild_id: int, **values: Any) -> dict[str, Any]:
+        allowed = {"moderator_role_id", "threshold", "ephemeral"}
+        bad = set(values) - allowed
+        if bad:
+            raise CorpusError(f"unknown setting(s): {', '.join(sorted(bad))}")
+        current = await self.settings(guild_id)
+        current.update(values)
+        async with self._write_lock:
+            await self.conn.execute(
+                "INSERT INTO guild_settings (guild_id, moderator_role_id, threshold, ephemeral) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(guild_id) DO UPDATE SET moderator_role_id = excluded.moderator_role_id, "
+                "threshold = excluded.threshold, ephemeral = excluded.ephemeral",
+                (guild_id, current["moderator_role_id"], current["threshold"], int(bool(current["ephemeral"]))),
+            )
+        return current
+
+    async def set_autoreply(self, guild_id: int, channel_id: int, *, enabled: bool, threshold: float | None = None,
+                            cooldown_s: int | None = None) -> dict[str, Any]:
+        async with self._write_lock:
+            rows = await self._fetch("SELECT guild_id FROM autoreply_channels WHERE channel_id = ?", (channel_id,))
+            if rows and rows[0][0] != guild_id:
+                raise PermissionDenied("that channel belongs to another server")
+            await self.conn.execute(
+                "INSERT INTO autoreply_channels (channel_id, guild_id, enabled, threshold, cooldown_s) "
+                "VALUES (?, ?, ?, ?, coalesce(?, 600)) ON CONFLICT(channel_id) DO UPDATE SET enabled = excluded.enabled, "
+                "threshold = coalesce(?, autoreply_channels.threshold), cooldown_s = coalesce(?, autoreply_channels.cooldown_s)",
+                (channel_id, guild_id, int(enabled), threshold, cooldown_s, threshold, cooldown_s),
+            )
+        return (await self.autoreply_channels(guild_id))[channel_id]
+
+    async def autoreply_channels(self, guild_id: int | None = None) -> dict[int, dict[str, Any]]:
+        sql = "SELECT channel_id, guild_id, enabled, threshold, cooldown_s FROM autoreply_channels"
+        rows = await self._fetch(sql + (" WHERE guild_id = ?" if guild_id is not None else ""),
+                                 (guild_id,) if guild_id is not None else ())
+        return {r[0]: {"channel_id": r[0], "guild_id": r[1], "enabled": bool(r[2]), "threshold": r[3], "cooldown_s": r[4]}
+                for r in rows}
+
+    async def add_feedback(self, guild_id: int, channel_id: int | None, user_id: int, story_id: str | None,
+                           query: str, kind: str = "not_relevant") -> int:
+        async with self._write_lock:
+            cur = await self.conn.execute(
+                "INSERT INTO feedback (guild_id, channel_id, user_id, story_id, query, kind) VALUES (?, ?, ?, ?, ?, ?)",
+                (guild_id, channel_id, user_id, story_id, query[:2000], kind),
+            )
+            return cur.lastrowid
+
+    async def feedback(self, guild_id: int, limit: int = 20) -> list[dict[str, Any]]:
+        rows = await self._fetch(
+            "SELECT id, channel_id, user_id, story_id, query, kind, created_at FROM feedback WHERE guild_id = ? "
+            "ORDER BY id DESC LIMIT ?", (guild_id, limit))
+        return [dict(r) for r in rows]
+
+
+async def run_with_corpus(path: str | Path, fn: Callable[[Corpus], Awaitable[Any]], *, check: str = "quick") -> Any:
+    corpus = await Corpus.open(path, check=check)
+    try:
+        return await fn(corpus)
+    finally:
+        await corpus.close()

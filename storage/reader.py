@@ -1,0 +1,366 @@
+"""The read path: what a check needs, synchronous and thread-safe (one connection per thread).
+
+Checks run in worker threads (never on the event loop), so this side uses plain ``sqlite3``; with WAL they never
+wait for a writer.  Everything that turns rows into models lives here and is shared with the write side.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.models import Article, Claim, Entity, Outlet, OutletRating, Position, Question, Story
+from storage.db import connect
+
+GLOBAL = 0
+
+
+def gid(guild_id: int | None) -> int:
+    return int(guild_id or 0)
+
+
+def visible(guild_id: int | None) -> tuple[int, int]:
+    """The guild ids whose rows a server sees: the global corpus and its own."""
+    return (GLOBAL, gid(guild_id))
+
+
+@dataclass(slots=True)
+class Candidate:
+    kind: str  # story | claim | title | passage
+    ref_id: str
+    story_id: str
+    text: str
+    bm25: float
+
+
+@dataclass(slots=True)
+class EntityRow:
+    story_id: str
+    entity_id: str
+    name: str
+    aliases: list[str]
+    core: bool
+
+
+@dataclass(slots=True)
+class StoryMeta:
+    id: str
+    guild_id: int
+    title: str
+    topic_terms: list[str]
+    entities: list[EntityRow] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Bundle:
+    """A story as one server sees it, with everything a report needs."""
+
+    story: Story
+    articles: list[Article]
+    claims: list[Claim]
+    outlets: dict[str, Outlet]
+    ratings: dict[str, OutletRating | None]
+
+
+def _d(v: str | None):
+    return v or None
+
+
+def row_story(r: sqlite3.Row, entities: list[Entity], questions: list[Question]) -> Story:
+    return Story(
+        id=r["id"],
+        title=r["title"],
+        summary=r["summary"],
+        first_seen=_d(r["first_seen"]),
+        last_seen=_d(r["last_seen"]),
+        topic_terms=json.loads(r["topic_terms"]),
+        entities=entities,
+        questions=questions,
+        guild_id=r["guild_id"] or None,
+    )
+
+
+def row_entity(r: sqlite3.Row) -> Entity:
+    return Entity(id=r["id"], name=r["name"], kind=r["kind"], aliases=json.loads(r["aliases"]), core=bool(r["core"]))
+
+
+def row_article(r: sqlite3.Row) -> Article:
+    return Article(
+        id=r["id"],
+        story=r["story_id"],
+        outlet=r["outlet_id"],
+        title=r["title"],
+        url=r["url"],
+        published=_d(r["published"]),
+        author=r["author"],
+        language=r["language"],
+        role=r["role"],
+        text=r["text"],
+        guild_id=r["guild_id"] or None,
+    )
+
+
+def row_claim(r: sqlite3.Row, article_ids: list[str]) -> Claim:
+    return Claim(
+        id=r["id"],
+        story=r["story_id"],
+        text=r["text"],
+        articles=article_ids,
+        verdict=r["verdict"],
+        claimant=r["claimant"],
+        reviewed_by=r["reviewed_by"],
+        review_url=r["review_url"],
+        review_date=_d(r["review_date"]),
+        guild_id=r["guild_id"] or None,
+    )
+
+
+def row_position(r: sqlite3.Row) -> Position:
+    return Position(
+        id=r["id"],
+        statement=r["statement"],
+        articles=json.loads(r["articles"]),
+        evidence=json.loads(r["evidence"]),
+        status=r["status"],
+    )
+
+
+class CorpusReader:
+    """Read-only queries over a corpus file, safe to call from any thread."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, check="off")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self._all:
+                try:
+                    c.close()
+                except sqlite3.ProgrammingError:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- cheap checks ---------------------------------------------------------------------------------------------
+
+    def version(self) -> int:
+        return self.conn.execute("SELECT version FROM corpus_version WHERE id = 1").fetchone()[0]
+
+    def counts(self, guild_id: int | None = None) -> dict[str, int]:
+        g = visible(guild_id)
+        out = {}
+        for table in ("stories", "articles", "claims", "questions"):
+            out[table] = self.conn.execute(
+                f"SELECT count(*) FROM {table} WHERE guild_id IN (?, ?)", g  # noqa: S608 - fixed table names
+            ).fetchone()[0]
+        out["outlets"] = self.conn.execute("SELECT count(*) FROM outlets WHERE guild_id IN (?, ?)", g).fetchone()[0]
+        return out
+
+    # -- matching -------------------------------------------------------------------------------------------------
+
+    def fts_candidates(self, match: str, guild_id: int | None, limit: int = 50) -> list[Candidate]:
+        """Best BM25 rows for an FTS5 MATCH expression, restricted to what the server sees."""
+        if not match:
+            return []
+        g = visible(guild_id)
+        rows = self.conn.execute(
+            "SELECT kind, ref_id, story_id, text, bm25(search) AS score FROM search "
+            "WHERE search MATCH ? AND guild_id IN (?, ?) ORDER BY score LIMIT ?",
+            (match, g[0], g[1], limit),
+        ).fetchall()
+        return [Candidate(r[0], r[1], r[2], r[3], -float(r[4])) for r in rows]
+
+    def story_texts(self, story_ids: Iterable[str], guild_id: int | None) -> dict[str, list[tuple[str, str]]]:
+        """(kind, text) rows of the search index for the given stories: titles, summaries, claims (not passages)."""
+        ids = list(dict.fromkeys(story_ids))
+        out: dict[str, list[tuple[str, str]]] = {i: [] for i in ids}
+        if not ids:
+            return out
+        g = visible(guild_id)
+        marks = ",".join("?" * len(ids))
+        for r in self.conn.execute(
+            f"SELECT story_id, kind, text FROM search WHERE story_id IN ({marks}) "  # noqa: S608
+            "AND kind != 'passage' AND guild_id IN (?, ?)",
+            (*ids, *g),
+        ):
+            out[r[0]].append((r[1], r[2]))
+        return out
+
+    def hidden_stories(self, guild_id: int | None) -> set[str]:
+        if not guild_id:
+            return set()
+        return {r[0] for r in self.conn.execute("SELECT story_id FROM hidden_stories WHERE guild_id = ?", (guild_id,))}
+
+    def story_meta(self) -> Iterator[StoryMeta]:
+        """Every story with its entities (all servers'; the matcher filters by visibility)."""
+        entities: dict[str, list[EntityRow]] = {}
+        for r in self.conn.execute("SELECT story_id, id, name, aliases, core FROM entities ORDER BY story_id, ord"):
+            entities.setdefault(r[0], []).append(EntityRow(r[0], r[1], r[2], json.loads(r[3]), bool(r[4])))
+        for r in self.conn.execute("SELECT id, guild_id, title, topic_terms FROM stories"):
+            yield StoryMeta(r[0], r[1], r[2], json.loads(r[3]), entities.get(r[0], []))
+
+    def vocabulary(self, min_df: int = 1) -> Iterator[tuple[str, int]]:
+        """(term, document frequency) of the full-text index, for typo correction and term weighting."""
+        self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_vocab USING fts5vocab(main, search, row)")
+        yield from self.conn.execute("SELECT term, doc FROM temp.search_vocab WHERE doc >= ?", (min_df,))
+
+    def document_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM search").fetchone()[0]
+
+    def article_by_canonical_url(self, canonical: str, guild_id: int | None) -> tuple[str, str] | None:
+        """(article id, story id) of the article at this canonical URL, if the server sees it."""
+        g = visible(guild_id)
+        r = self.conn.execute(
+            "SELECT id, story_id FROM articles WHERE canonical_url = ? AND guild_id IN (?, ?) "
+            "ORDER BY guild_id DESC LIMIT 1",
+            (canonical, *g),
+        ).fetchone()
+        return (r[0], r[1]) if r else None
+
+    def outlet_by_domain(self, domain: str, guild_id: int | None) -> Outlet | None:
+        g = visible(guild_id)
+        r = self.conn.execute(
+            "SELECT outlet_id FROM outlet_domains WHERE domain = ? AND guild_id IN (?, ?) "
+            "ORDER BY guild_id DESC LIMIT 1",
+            (domain, *g),
+        ).fetchone()
+        return self.outlet(r[0], guild_id) if r else None
+
+    # -- records --------------------------------------------------------------------------------------------------
+
+    def outlet(self, outlet_id: str, guild_id: int | None) -> Outlet | None:
+        g = visible(guild_id)
+        r = self.conn.execute(
+            "SELECT id, name, type FROM outlets WHERE id = ? AND guild_id IN (?, ?)", (outlet_id, *g)
+        ).fetchone()
+        if not r:
+            return None
+        domains = [
+            d[0]
+            for d in self.conn.execute(
+                "SELECT domain FROM outlet_domains WHERE outlet_id = ? AND guild_id IN (?, ?) ORDER BY domain",
+                (outlet_id, *g),
+            )
+        ]
+        return Outlet(id=r[0], name=r[1], type=r[2], domains=domains, rating=self.rating(outlet_id, guild_id))
+
+    def rating(self, outlet_id: str, guild_id: int | None) -> OutletRating | None:
+        """The server's rating of an outlet over the global default, field by field."""
+        rows = dict(
+            self.conn.execute(
+                "SELECT guild_id, rating FROM outlet_ratings WHERE outlet_id = ? AND guild_id IN (?, ?)",
+                (outlet_id, *visible(guild_id)),
+            ).fetchall()
+        )
+        base = OutletRating.model_validate_json(rows[GLOBAL]) if GLOBAL in rows else None
+        own = OutletRating.model_validate_json(rows[gid(guild_id)]) if guild_id and gid(guild_id) in rows else None
+        merged = own.merged_over(base) if own else base
+        return None if merged is None or merged.is_empty() else merged
+
+    def outlets(self, guild_id: int | None) -> list[Outlet]:
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT id FROM outlets WHERE guild_id IN (?, ?) ORDER BY name", visible(guild_id)
+            )
+        ]
+        return [o for o in (self.outlet(i, guild_id) for i in ids) if o]
+
+    def story_owner(self, story_id: str) -> int | None:
+        r = self.conn.execute("SELECT guild_id FROM stories WHERE id = ?", (story_id,)).fetchone()
+        return None if r is None else r[0]
+
+    def story(self, story_id: str, guild_id: int | None) -> Story | None:
+        g = visible(guild_id)
+        r = self.conn.execute("SELECT * FROM stories WHERE id = ? AND guild_id IN (?, ?)", (story_id, *g)).fetchone()
+        if not r:
+            return None
+        entities = [
+            row_entity(e) for e in self.conn.execute("SELECT * FROM entities WHERE story_id = ? ORDER BY ord", (r["id"],))
+        ]
+        questions = []
+        for q in self.conn.execute(
+            "SELECT * FROM questions WHERE story_id = ? AND guild_id IN (?, ?) ORDER BY ord, rowid", (story_id, *g)
+        ):
+            positions = [
+                row_position(p)
+                for p in self.conn.execute(
+                    "SELECT * FROM positions WHERE question_id = ? AND guild_id IN (?, ?) ORDER BY ord, rowid",
+                    (q["id"], *g),
+                )
+            ]
+            questions.append(Question(id=q["id"], text=q["text"], kind=q["kind"], positions=positions))
+        return row_story(r, entities, questions)
+
+    def articles(self, story_id: str, guild_id: int | None) -> list[Article]:
+        return [
+            row_article(r)
+            for r in self.conn.execute(
+                "SELECT * FROM articles WHERE story_id = ? AND guild_id IN (?, ?) ORDER BY id",
+                (story_id, *visible(guild_id)),
+            )
+        ]
+
+    def article(self, article_id: str, guild_id: int | None) -> Article | None:
+        r = self.conn.execute(
+            "SELECT * FROM articles WHERE id = ? AND guild_id IN (?, ?)", (article_id, *visible(guild_id))
+        ).fetchone()
+        return row_article(r) if r else None
+
+    def claims(self, story_id: str, guild_id: int | None) -> list[Claim]:
+        g = visible(guild_id)
+        out = []
+        for r in self.conn.execute(
+            "SELECT * FROM claims WHERE story_id = ? AND guild_id IN (?, ?) ORDER BY rowid", (story_id, *g)
+        ):
+            arts = [a[0] for a in self.conn.execute("SELECT article_id FROM claim_articles WHERE claim_id = ?", (r["id"],))]
+            out.append(row_claim(r, arts))
+        return out
+
+    def bundle(self, story_id: str, guild_id: int | None) -> Bundle | None:
+        story = self.story(story_id, guild_id)
+        if story is None:
+            return None
+        articles = self.articles(story_id, guild_id)
+        outlets: dict[str, Outlet] = {}
+        for a in articles:
+            if a.outlet not in outlets:
+                o = self.outlet(a.outlet, guild_id)
+                if o is not None:
+                    outlets[a.outlet] = o
+        return Bundle(
+            story=story,
+            articles=articles,
+            claims=self.claims(story_id, guild_id),
+            outlets=outlets,
+            ratings={k: o.rating for k, o in outlets.items()},
+        )
+
+    def search_stories(self, text: str, guild_id: int | None, limit: int = 25) -> list[tuple[str, str]]:
+        """(id, title) of visible stories whose id or title contains ``text`` (for autocomplete)."""
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        hidden = self.hidden_stories(guild_id)
+        rows = self.conn.execute(
+            "SELECT id, title FROM stories WHERE guild_id IN (?, ?) AND (title LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\') "
+            "ORDER BY title LIMIT ?",
+            (*visible(guild_id), like, like, limit + len(hidden)),
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows if r[0] not in hidden][:limit]
