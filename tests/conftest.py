@@ -1,0 +1,59 @@
+"""Shared fixtures: real SQLite files in tmp_path, seeded from seeds/ exactly as a first start does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.seeds import load_seed, seed_fingerprint
+from bot.service import Checker
+from storage.corpus import Corpus
+from storage.reader import CorpusReader
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_STORY = "ru-af-military-technical-agreement-2026"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "crosscheck.db"
+
+
+@pytest.fixture
+async def corpus(db_path: Path):
+    """A seeded corpus on a fresh file (async write side)."""
+    c = await Corpus.open(db_path)
+    await c.seed(load_seed(), seed_fingerprint())
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+@pytest.fixture
+def seeded_path(tmp_path: Path) -> Path:
+    """A fresh database file, seeded, for synchronous tests (reader, matcher, CLI)."""
+    import asyncio
+
+    path = tmp_path / "seeded.db"
+
+    async def go() -> None:
+        c = await Corpus.open(path)
+        await c.seed(load_seed(), seed_fingerprint())
+        await c.close()
+
+    asyncio.run(go())
+    return path
+
+
+@pytest.fixture
+def reader(seeded_path: Path):
+    r = CorpusReader(seeded_path)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def checker(reader: CorpusReader) -> Checker:
+    return Checker(reader)
