@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.report import Confidence
-from bot.text import STOP_WORDS, normalize, stem, words
+from bot.text import STOP_WORDS, content_terms, normalize, stem, words
 from bot.urls import canonicalize_url, find_urls, registered_domain, slug_words, strip_urls
 from storage.reader import Candidate, CorpusReader, StoryMeta
 
@@ -40,6 +40,11 @@ MEDIUM = 60.0
 @lru_cache(maxsize=65_536)
 def _normalized(text: str) -> str:
     return normalize(text)
+
+
+@lru_cache(maxsize=65_536)
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(content_terms(text))
 
 
 def confidence_for(score: float) -> Confidence:
@@ -345,7 +350,10 @@ class Matcher:
             best_text, lexical, strict = "", 0.0, 0.0
             for kind, t in [(c.kind, c.text) for c in cands] + texts.get(story_id, []):
                 tn = _normalized(t)
-                r = fuzz.token_set_ratio(q.text, tn, processor=None)
+                if st.core:
+                    r = fuzz.token_set_ratio(q.text, tn, processor=None)
+                else:
+                    r = 100 * self._overlap(qstems, _terms(t), idx)
                 if kind == "passage":
                     r *= 0.85
                 if r > lexical:
@@ -356,6 +364,15 @@ class Matcher:
             if hit:
                 hits.append(hit)
         return hits
+
+    @staticmethod
+    def _overlap(qstems: set[str], tstems: frozenset[str], idx: _Index) -> float:
+        """IDF-weighted Dice coefficient of two sets of stems (0..1): shared rare words count most."""
+        if not qstems or not tstems:
+            return 0.0
+        shared = sum(idx.idf(t) for t in qstems & tstems)
+        total = sum(idx.idf(t) for t in qstems) + sum(idx.idf(t) for t in tstems)
+        return 2 * shared / total if total else 0.0
 
     def _judge(
         self, q: _Query, st: _Story, qstems: set[str], lexical: float, strict: float, bm25: float, best_text: str
@@ -378,7 +395,7 @@ class Matcher:
                 why.append("topic: " + ", ".join(topic_hits))
         else:
             # No entities curated (e.g. imported fact-checks): a close paraphrase of a claim or title is needed.
-            score = 0.8 * lexical + 20 * bm25
+            score = 0.8 * lexical + 0.2 * strict
         if lexical >= 60 and best_text:
             why.append(f"close to: “{best_text[:120]}”")
         if q.corrections:

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bot.seeds import load_seed, seed_fingerprint
-from bot.service import Checker
 from storage.corpus import Corpus
 from storage.reader import CorpusReader
 
@@ -55,5 +54,7 @@ def reader(seeded_path: Path):
 
 
 @pytest.fixture
-def checker(reader: CorpusReader) -> Checker:
+def checker(reader: CorpusReader):
+    from bot.service import Checker
+
     return Checker(reader)

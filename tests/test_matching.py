@@ -1,0 +1,197 @@
+"""The matcher on the seed corpus: paraphrases, typos, aliases, links, shouting and emoji match; generic overlap does not."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.matching import Matcher
+from bot.models import CorpusFile, Entity, Story, Claim
+from storage.corpus import Actor, Corpus
+from storage.reader import CorpusReader
+from tests.conftest import SEED_STORY
+
+POSITIVES = [
+    # paraphrases
+    "Moscow inks defense pact with Kabul",
+    "Russia and Afghanistan signed a military-technical cooperation agreement",
+    "The Kremlin and the Taliban signed a defence deal",
+    "is it true the taliban are now russia's military allies?",
+    "Taliban government and Russia agree on military cooperation",
+    "Russia to supply weapons to the Taliban under new accord",
+    "Kabul and Moscow formalise security partnership",
+    "Did Russia just form a military alliance with Afghanistan?",
+    "Afghan defence minister says the agreement with Russia is not an alliance",
+    "Russia Taliban military technical agreement signed in Moscow",
+    # typos
+    "rusia afganistan militry deal signd",
+    "Russa and Afganistan sign militray pact",
+    "talibn russia miltary aliance",
+    # shouting, emoji, hashtags
+    "RUSSIA AND AFGHANISTAN SIGNED A MILITARY DEAL!!! 🚨🚨🚨",
+    "🚨 BREAKING: Moscow 🇷🇺 and Kabul 🇦🇫 sign defence agreement ✊👋 #breaking",
+    "#RussiaTalibanDeal is a military alliance",
+    "#MoscowKabul #MilitaryPact what do we know",
+    # aliases in other languages / inflections
+    "Россия и Афганистан подписали соглашение о военно-техническом сотрудничестве",
+    "Rusia y Afganistán firman un pacto militar",
+    "روسیه و طالبان توافق نظامی امضا کردند",
+    "Russian-Afghan military pact",
+    "the Islamic Emirate's new defence treaty with the Russian Federation",
+]
+
+NEGATIVES = [
+    "Russia and China signed a gas agreement",
+    "Pakistan and the US signed a defence cooperation agreement",
+    "Afghanistan won the cricket match",
+    "Russia and Afghanistan sign trade agreement on wheat exports",
+    "Russian football team beats Afghanistan",
+    "Taliban ban girls from secondary schools again",
+    "Moscow weather: snow expected this weekend",
+    "Kabul airport reopens for international flights",
+    "Russia signs military cooperation deal with Myanmar",
+    "India and Afghanistan sign a military training agreement",
+    "The Kremlin denies interference in the election",
+    "Earthquake in Afghanistan: Russia sends humanitarian aid",
+    "Putin meets Xi in Beijing to discuss the economy",
+    "US military withdraws from Syria base",
+    "lol that cricket match tho 🏏🔥",
+    "Does anyone have the link to the server rules?",
+    "Afghan refugees in Russia face deportation",
+    "NATO signs defence pact with Finland",
+    "Russia and Kazakhstan hold joint military drills",
+    "Apple and Google sign an agreement on AI",
+]
+
+
+@pytest.fixture
+def matcher(reader: CorpusReader) -> Matcher:
+    return Matcher(reader)
+
+
+@pytest.mark.parametrize("text", POSITIVES)
+def test_positive_matches_seed_story(matcher: Matcher, text: str) -> None:
+    result = matcher.match(text)
+    assert result.hits, f"no match for {text!r}"
+    assert result.hits[0].story_id == SEED_STORY
+    assert 0 < result.hits[0].score <= 100
+    assert result.hits[0].why, "a match always says why"
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_generic_overlap_does_not_match(matcher: Matcher, text: str) -> None:
+    result = matcher.match(text)
+    assert not result.hits, f"{text!r} matched {[(h.story_id, h.score, h.why) for h in result.hits]}"
+
+
+def test_why_names_entities_and_aliases(matcher: Matcher) -> None:
+    hit = matcher.match("Moscow inks defense pact with Kabul").hits[0]
+    why = " ".join(hit.why)
+    assert "Russia (moscow)" in why and "Afghanistan (kabul)" in why
+
+
+def test_typos_are_reported_as_corrections(matcher: Matcher) -> None:
+    hit = matcher.match("rusia afganistan militry deal signd").hits[0]
+    assert any("rusia→russia" in w for w in hit.why)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://kabuldispatch.example/news/2026/06/01/afghan-defence-minister-russia-agreement-cooperation-not-alliance",
+        "http://www.kabuldispatch.example/news/2026/06/01/afghan-defence-minister-russia-agreement-cooperation-not-alliance/",
+        "https://m.kabuldispatch.example/news/2026/06/01/afghan-defence-minister-russia-agreement-cooperation-not-alliance?utm_source=twitter&utm_medium=social&fbclid=IwAR0xyz#comments",
+        "https://amp.kabuldispatch.example/news/2026/06/01/afghan-defence-minister-russia-agreement-cooperation-not-alliance/amp?gclid=abc",
+        "look at this!! https://kabuldispatch.example/news/2026/06/01/afghan-defence-minister-russia-agreement-cooperation-not-alliance?igshid=1).",
+    ],
+)
+def test_link_variants_hit_the_article(matcher: Matcher, url: str) -> None:
+    result = matcher.match(url)
+    assert result.hits and result.hits[0].story_id == SEED_STORY
+    assert result.hits[0].article_id == "001_3ef12a10435f65e9"
+    assert result.hits[0].score == 100
+
+
+def test_unknown_link_uses_slug_words(matcher: Matcher) -> None:
+    result = matcher.match("https://news.example.org/2026/05/31/russia-afghanistan-sign-military-technical-deal-84721.html")
+    assert result.hits and result.hits[0].story_id == SEED_STORY
+    assert result.hits[0].article_id is None
+
+
+def test_known_domain_names_outlet_without_story(matcher: Matcher) -> None:
+    result = matcher.match("https://www.trendingworlddigest.example/sports/cricket-final-report")
+    assert not result.hits
+    assert [link.outlet_id for link in result.links] == ["trending-world-digest"]
+
+
+def test_unrelated_link_does_not_match(matcher: Matcher) -> None:
+    result = matcher.match("https://example.com/recipes/best-chocolate-cake?utm_source=x")
+    assert not result.hits and result.links and result.links[0].outlet_id is None
+
+
+def test_link_preview_text_counts(matcher: Matcher) -> None:
+    # A bare link to an unknown page, with Discord's preview carrying the headline.
+    result = matcher.match(
+        "https://unknown.example/p/88213", extra_text="Moscow and Kabul sign military-technical cooperation deal"
+    )
+    assert result.hits and result.hits[0].story_id == SEED_STORY
+
+
+def test_threshold_and_top(matcher: Matcher) -> None:
+    text = "Moscow inks defense pact with Kabul"
+    score = matcher.match(text).hits[0].score
+    assert matcher.match(text, threshold=score + 0.1).hits == []
+    assert matcher.match(text, threshold=score).hits
+
+
+def test_invisible_and_control_characters_do_not_break_matching(matcher: Matcher) -> None:
+    text = "Mos\u200bcow in\u00adks de\u202efense pa\u200dct with Ka\ufeffbul\x00"
+    assert matcher.match(text).hits
+
+
+def test_long_paste_is_read_up_to_the_limit(matcher: Matcher) -> None:
+    text = ("Russia and Afghanistan signed a military agreement. " * 50) + ("filler " * 5000)
+    result = matcher.match(text)
+    assert result.truncated and result.hits
+
+
+def _add_story(path, story: Story, claims: list[Claim], guild: int) -> None:
+    async def go() -> None:
+        c = await Corpus.open(path)
+        await c.apply(CorpusFile(stories=[story], claims=claims), Actor(guild_id=guild, user_id=1, name="mod"))
+        await c.close()
+
+    asyncio.run(go())
+
+
+def test_server_story_is_seen_only_by_its_server(seeded_path, reader: CorpusReader) -> None:
+    story = Story(
+        id="local-bridge-closure",
+        title="Old town bridge closed for repairs until March",
+        entities=[Entity(id="old-town-bridge", name="Old Town Bridge", aliases=["old bridge", "town bridge"])],
+        topic_terms=["closed", "repairs", "closure"],
+    )
+    _add_story(seeded_path, story, [Claim(id="bridge-closed", story=story.id, text="The old town bridge is closed for repairs until March.")], guild=111)
+    m = Matcher(reader)
+    assert m.match("is the old town bridge closed for repairs?", 111).hits[0].story_id == "local-bridge-closure"
+    assert not m.match("is the old town bridge closed for repairs?", 222).hits
+    assert not m.match("is the old town bridge closed for repairs?", None).hits
+
+
+def test_story_without_entities_matches_close_paraphrase_only(seeded_path, reader: CorpusReader) -> None:
+    story = Story(id="cr-vaccine-microchips", title="Vaccines contain microchips")
+    _add_story(seeded_path, story, [Claim(id="c1", story=story.id, text="COVID-19 vaccines contain microchips to track people")], guild=0)
+    m = Matcher(reader)
+    hit = m.match("covid vaccines contain microchips that track people!!")
+    assert hit.hits and hit.hits[0].story_id == "cr-vaccine-microchips"
+    assert not m.match("my laptop has new microchips").hits
+
+
+def test_index_reloads_after_a_change(seeded_path, reader: CorpusReader) -> None:
+    m = Matcher(reader)
+    assert not m.match("old town bridge closed for repairs").hits
+    story = Story(id="bridge", title="Old town bridge closed for repairs", entities=[Entity(id="b", name="Old Town Bridge")],
+                  topic_terms=["repairs"])
+    _add_story(seeded_path, story, [], guild=0)
+    assert m.match("old town bridge closed for repairs").hits
