@@ -270,7 +270,7 @@ class Article(Model):
     @field_validator("text", "title")
     @classmethod
     def _clean_text(cls, v: str) -> str:
-        return clean_text(v, keep_newlines=True).strip()
+        return clean_text(v, keep_newlines=True, nfkc=False).strip()
 
     @field_validator("url")
     @classmethod

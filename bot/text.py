@@ -21,13 +21,15 @@ _COMBINING_RE = re.compile(f"[{COMBINING}]+")
 _NEWLINES_RE = re.compile(r"\r\n?|\n")
 
 
-def clean_text(text: str, keep_newlines: bool = False) -> str:
-    """NFKC, then drop invisible/format/control characters and lone surrogates; tabs become spaces."""
+def clean_text(text: str, keep_newlines: bool = False, *, nfkc: bool = True) -> str:
+    """NFKC (unless ``nfkc=False``), then drop invisible/format/control characters and lone surrogates; tabs become
+    spaces.  Stored article text uses ``nfkc=False`` so that quotes stay byte-for-byte the source's."""
     if not text:
         return ""
     if _has_surrogate(text):
         text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\ufffd", "")
-    text = unicodedata.normalize("NFKC", text)
+    if nfkc:
+        text = unicodedata.normalize("NFKC", text)
     text = text.replace("\t", " ")
     text = _NEWLINES_RE.sub("\n" if keep_newlines else " ", text)
     return _INVISIBLE_RE.sub("", text)

@@ -1,0 +1,235 @@
+"""Storage on real SQLite files: migrations, seeding, atomic imports, ownership between servers, audit and undo."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from bot.models import Article, Claim, CorpusFile, Entity, Outlet, Position, Question, RatingEntry, Story
+from bot.seeds import load_seed, seed_fingerprint
+from storage.corpus import Actor, Corpus, CorpusError, PermissionDenied, passages
+from storage.db import StorageError, connect, schema_version
+from tests.conftest import SEED_STORY
+
+A = Actor(guild_id=111, user_id=1, name="mod-a")
+B = Actor(guild_id=222, user_id=2, name="mod-b")
+OWNER = Actor(name="cli")
+
+
+def small_file(prefix: str = "s") -> CorpusFile:
+    return CorpusFile(
+        outlets=[Outlet(id=f"{prefix}-outlet", name="Local Paper", domains=[f"{prefix}paper.example"], type="newspaper")],
+        stories=[
+            Story(
+                id=f"{prefix}-story",
+                title="Town council approves new bus lanes",
+                entities=[Entity(id="council", name="Town council", aliases=["council"])],
+                topic_terms=["bus", "lanes"],
+            )
+        ],
+        articles=[
+            Article(id=f"{prefix}-a1", story=f"{prefix}-story", outlet=f"{prefix}-outlet", title="Bus lanes approved",
+                    url=f"https://{prefix}paper.example/bus-lanes", text="The town council approved new bus lanes on Monday.")
+        ],
+        claims=[Claim(id=f"{prefix}-c1", story=f"{prefix}-story", text="The council approved bus lanes.", articles=[f"{prefix}-a1"])],
+    )
+
+
+def table_dump(path) -> dict[str, list]:
+    conn = sqlite3.connect(path)
+    out = {}
+    for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'search%' AND name NOT LIKE 'sqlite_%' "
+        "AND name NOT IN ('audit_log', 'corpus_version')"
+    ):
+        out[name] = sorted(map(repr, conn.execute(f"SELECT * FROM {name}").fetchall()))
+    out["search"] = sorted(map(repr, conn.execute("SELECT text, kind, ref_id, story_id, guild_id FROM search").fetchall()))
+    conn.close()
+    return out
+
+
+async def test_new_database_is_migrated_wal_and_seeded(corpus: Corpus, db_path) -> None:
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema_version()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    counts = corpus.reader.counts()
+    assert counts == {"stories": 1, "articles": 5, "claims": 7, "questions": 5, "outlets": 5}
+    story = corpus.reader.story(SEED_STORY, None)
+    assert story and {e.id for e in story.entities} >= {"russia", "afghanistan"}
+    # Each seed article's id is its source document's file stem, and its text is the document's text.
+    for art in corpus.reader.articles(SEED_STORY, None):
+        from tests.conftest import ROOT
+
+        assert art.text == (ROOT / "seeds" / "articles" / f"{art.id}.txt").read_text(encoding="utf-8").strip()
+
+
+async def test_seeding_twice_changes_nothing(corpus: Corpus, db_path) -> None:
+    before = table_dump(db_path)
+    assert await corpus.seed(load_seed(), seed_fingerprint()) is None
+    assert await corpus.seed(load_seed(), seed_fingerprint(), force=True) is not None
+    assert table_dump(db_path) == before
+
+
+async def test_apply_then_export_round_trips(corpus: Corpus) -> None:
+    await corpus.apply(small_file(), A)
+    exported = await corpus.export(A.guild_id)
+    assert [s.id for s in exported.stories] == ["s-story"]
+    assert exported.articles[0].canonical_url == "https://spaper.example/bus-lanes"
+    again = CorpusFile.model_validate_json(exported.model_dump_json())
+    assert again == exported
+
+
+async def test_failed_import_changes_nothing(corpus: Corpus, db_path) -> None:
+    before = table_dump(db_path)
+    bad = small_file()
+    bad.articles.append(Article(id="orphan", story="no-such-story", outlet="s-outlet", text="x"))
+    with pytest.raises(CorpusError, match=r"articles\[1\]\.story: unknown story 'no-such-story'"):
+        await corpus.apply(bad, A)
+    assert table_dump(db_path) == before
+
+
+async def test_server_cannot_touch_global_or_other_servers_records(corpus: Corpus, db_path) -> None:
+    await corpus.apply(small_file("a"), A)
+    before = table_dump(db_path)
+    # Overwrite another server's story by reusing its id.
+    with pytest.raises(PermissionDenied, match="already taken"):
+        await corpus.apply(small_file("a"), B)
+    # Overwrite the global seed story.
+    seed_story = load_seed().stories[0]
+    with pytest.raises(PermissionDenied, match="global corpus"):
+        await corpus.apply(CorpusFile(stories=[seed_story]), A)
+    # Attach to a story it cannot see.
+    with pytest.raises(CorpusError, match="unknown story"):
+        await corpus.apply(CorpusFile(claims=[Claim(id="b-c", story="a-story", text="guess")]), B)
+    for kind, rid in [("story", "a-story"), ("article", "a-a1"), ("claim", "a-c1"), ("outlet", "a-outlet")]:
+        with pytest.raises(CorpusError, match="unknown"):
+            await corpus.remove(kind, rid, B)
+    with pytest.raises(PermissionDenied, match="global corpus"):
+        await corpus.remove("story", SEED_STORY, A)
+    with pytest.raises(CorpusError, match="unknown outlet"):
+        await corpus.rate_outlet("a-outlet", "factual_record", RatingEntry(value="low"), B)
+    assert await corpus.undo(B) is None
+    assert table_dump(db_path) == before
+
+
+async def test_server_additions_to_global_story_are_private(corpus: Corpus) -> None:
+    art = Article(id="a-extra", story=SEED_STORY, outlet="kabul-dispatch", title="Extra", text="Another report.")
+    await corpus.apply(CorpusFile(articles=[art]), A)
+    assert "a-extra" in {a.id for a in corpus.reader.articles(SEED_STORY, A.guild_id)}
+    assert "a-extra" not in {a.id for a in corpus.reader.articles(SEED_STORY, B.guild_id)}
+    assert "a-extra" not in {a.id for a in corpus.reader.articles(SEED_STORY, None)}
+
+
+async def test_undo_restores_exactly(corpus: Corpus, db_path) -> None:
+    start = table_dump(db_path)
+    await corpus.apply(small_file(), A)
+    after_add = table_dump(db_path)
+    edited = small_file()
+    edited.stories[0] = edited.stories[0].model_copy(update={"title": "Council rejects bus lanes"})
+    edited.articles[0] = edited.articles[0].model_copy(update={"text": "Rejected after all."})
+    await corpus.apply(edited, A)
+    await corpus.rate_outlet("kabul-dispatch", "factual_record", RatingEntry(value="high", basis="test"), A)
+    q = Question(id="a-q", text="When?", kind="date",
+                 positions=[Position(id="a-p", statement="Monday", articles=["s-a1"], evidence=[{"article": "s-a1", "quote": "on Monday"}])])
+    await corpus.upsert_question("s-story", q, A)
+    await corpus.hide_story(SEED_STORY, True, A)
+    await corpus.remove("claim", "s-c1", A)
+    for _ in range(5):
+        assert await corpus.undo(A) is not None
+    assert table_dump(db_path) == after_add
+    assert (await corpus.undo(A)).action == "import"
+    assert table_dump(db_path) == start
+    assert await corpus.undo(A) is None
+    history = await corpus.history(A.guild_id)
+    assert history[0].action == "undo" and all(h.actor_name == "mod-a" for h in history)
+
+
+async def test_rating_is_per_server_over_global_default(corpus: Corpus) -> None:
+    base = corpus.reader.rating("kabul-dispatch", None)
+    assert base and base.factual_record.value == "mostly_high"
+    await corpus.rate_outlet("kabul-dispatch", "factual_record", RatingEntry(value="low", basis="local view"), A)
+    await corpus.rate_outlet("kabul-dispatch", "flag:satire", RatingEntry(value="yes"), A)
+    a = corpus.reader.rating("kabul-dispatch", A.guild_id)
+    assert a.factual_record.value == "low" and a.factual_record.set_at is not None
+    assert a.news_opinion_separation.value == "yes"  # inherited field by field
+    assert "satire" in a.flags
+    assert corpus.reader.rating("kabul-dispatch", B.guild_id).factual_record.value == "mostly_high"
+    with pytest.raises(CorpusError, match="unknown rating field"):
+        await corpus.rate_outlet("kabul-dispatch", "vibes", RatingEntry(value="x"), A)
+
+
+async def test_hidden_story_is_hidden_for_that_server_only(corpus: Corpus) -> None:
+    await corpus.hide_story(SEED_STORY, True, A)
+    assert SEED_STORY in corpus.reader.hidden_stories(A.guild_id)
+    assert not corpus.reader.hidden_stories(B.guild_id)
+    with pytest.raises(CorpusError, match="hidden"):
+        await corpus.apply(CorpusFile(articles=[Article(id="x", story=SEED_STORY, outlet="kabul-dispatch", text="t")]), A)
+
+
+async def test_removing_an_article_updates_index_and_positions(corpus: Corpus) -> None:
+    art = Article(id="a-extra", story=SEED_STORY, outlet="kabul-dispatch", text="Zanzibar quokka testimony.")
+    await corpus.apply(CorpusFile(articles=[art]), A)
+    q = Question(id="a-q", text="Q?", positions=[Position(id="a-p", statement="S", articles=["a-extra"],
+                                                          evidence=[{"article": "a-extra", "quote": "Zanzibar"}])])
+    await corpus.upsert_question(SEED_STORY, q, A)
+    assert corpus.reader.fts_candidates('"quokka"', A.guild_id)
+    await corpus.remove("article", "a-extra", A)
+    assert not corpus.reader.fts_candidates('"quokka"', A.guild_id)
+    pos = next(q for q in corpus.reader.story(SEED_STORY, A.guild_id).questions if q.id == "a-q").positions[0]
+    assert pos.articles == [] and pos.evidence == []
+
+
+async def test_outlet_with_articles_cannot_be_removed(corpus: Corpus) -> None:
+    await corpus.apply(small_file(), A)
+    with pytest.raises(CorpusError, match="still has 1 article"):
+        await corpus.remove("outlet", "s-outlet", A)
+
+
+async def test_settings_autoreply_feedback(corpus: Corpus) -> None:
+    assert (await corpus.settings(111))["moderator_role_id"] is None
+    await corpus.set_settings(111, moderator_role_id=42, threshold=70.0)
+    assert (await corpus.settings(111)) == {"moderator_role_id": 42, "threshold": 70.0, "ephemeral": False}
+    with pytest.raises(CorpusError):
+        await corpus.set_settings(111, token="x")
+    cfg = await corpus.set_autoreply(111, 5000, enabled=True, threshold=80.0, cooldown_s=60)
+    assert cfg["enabled"] and cfg["cooldown_s"] == 60
+    with pytest.raises(PermissionDenied):
+        await corpus.set_autoreply(222, 5000, enabled=False)
+    fid = await corpus.add_feedback(111, 5000, 9, SEED_STORY, "some message")
+    assert (await corpus.feedback(111))[0]["id"] == fid and await corpus.feedback(222) == []
+
+
+def test_corrupt_file_is_refused_with_a_clear_message(tmp_path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StorageError, match="not a usable Crosscheck database"):
+        connect(bad)
+
+
+def test_newer_schema_is_refused(tmp_path) -> None:
+    p = tmp_path / "new.db"
+    connect(p).close()
+    conn = sqlite3.connect(p)
+    conn.execute(f"PRAGMA user_version = {schema_version() + 5}")
+    conn.close()
+    with pytest.raises(StorageError, match="newer than this Crosscheck"):
+        connect(p)
+
+
+def test_passages_pack_paragraphs_and_split_long_ones() -> None:
+    text = "Short one.\nShort two.\n" + ("word " * 400)
+    out = passages(text, 100)
+    assert out[0] == "Short one. Short two."
+    assert all(len(p) <= 100 for p in out)
+    assert " ".join(out).split() == text.split()
+
+
+async def test_audit_snapshot_is_json(corpus: Corpus, db_path) -> None:
+    await corpus.apply(small_file(), A)
+    conn = sqlite3.connect(db_path)
+    before, after = conn.execute("SELECT before, after FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    assert json.loads(before)[0]["kind"] in ("story", "outlet") and "summary" in json.loads(after)
+    conn.close()
