@@ -1,0 +1,405 @@
+"""The Discord application: the bot, its command tree, the moderator check, and the entry points the CLI calls.
+
+- ``CrosscheckBot.setup_hook`` opens the corpus (seeding a new database), builds the ``Checker`` and loads the cogs.
+  Commands are never synced on start: ``crosscheck sync`` (``sync_commands``) does it on purpose.
+- ``CrosscheckTree.interaction_check`` ignores bots; ``CrosscheckTree.on_error`` turns every failure into a clear
+  ephemeral message (``error_message``); an unexpected one gets a short error id, logged with its traceback.
+- ``moderator_only()`` is the one decorator every moderator command carries: it sets
+  ``default_permissions(manage_guild=True)`` (a hint Discord shows, and server admins may widen) *and* checks in code
+  that the member has Manage Server or the server's moderator role, in a server.
+- Matching is CPU-bound: ``CrosscheckBot.check`` runs it in a worker thread, and ``check_for`` defers the interaction
+  when the answer is not ready within ``defer_after`` seconds (Discord's deadline is 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.importers import ImportFileError
+from bot.render import inert
+from bot.service import MAX_CLAIM_CHARS, CheckInputError, Checker, validate_claim
+from storage.corpus import Corpus, CorpusError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.report import Report
+
+log = logging.getLogger("crosscheck.bot")
+
+#: The cogs, loaded in this order by ``setup_hook``.
+EXTENSIONS = ("cogs.checking", "cogs.corpus_admin", "cogs.autoreply")
+
+#: Defer an interaction when its answer is not ready after this many seconds (Discord allows 3 for the first reply).
+DEFER_AFTER = 2.0
+
+#: What moderator commands need by default (a hint to Discord; the code checks it too).
+MODERATOR_PERMISSIONS = discord.Permissions(manage_guild=True)
+
+#: Auto-replies need a strong match: the score a channel needs unless its moderators set another.
+AUTOREPLY_THRESHOLD = 75.0
+
+
+class UserError(Exception):
+    """A failure the user can fix; the message is shown to them as is (ephemeral)."""
+
+
+class NotModerator(app_commands.CheckFailure):
+    """The member is not a moderator of this server (Manage Server, or the server's moderator role)."""
+
+    def __init__(self, role_id: int | None = None):
+        self.role_id = role_id
+        who = "the Manage Server permission"
+        if role_id:
+            who += f" or the server's moderator role (<@&{role_id}>)"
+        super().__init__(f"Only moderators can do this: it needs {who}.")
+
+
+# -- the moderator check ------------------------------------------------------------------------------------------
+
+
+def member_has_role(member: discord.abc.User, role_id: int) -> bool:
+    """Whether a member holds a role (by id), with or without the guild's roles cached."""
+    if not isinstance(member, discord.Member):
+        return False
+    if member.get_role(role_id) is not None:
+        return True
+    return role_id in getattr(member, "_roles", ())
+
+
+async def is_moderator(interaction: discord.Interaction) -> bool:
+    """The check behind ``moderator_only``: in a server, Manage Server or the configured moderator role.
+
+    ``interaction.permissions`` are the member's resolved permissions in the channel (an administrator has all), as
+    Discord sent them with the interaction; whatever an admin did to the command's visibility, this still holds.
+    """
+    if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
+        raise app_commands.NoPrivateMessage("This command works only in a server.")
+    perms = interaction.permissions
+    if perms.manage_guild or perms.administrator:
+        return True
+    client = interaction.client
+    role_id = None
+    if isinstance(client, CrosscheckBot):
+        role_id = (await client.guild_settings(interaction.guild_id)).get("moderator_role_id")
+    if role_id and member_has_role(interaction.user, int(role_id)):
+        return True
+    raise NotModerator(role_id)
+
+
+def moderator_only():
+    """Decorator for moderator commands: default permission Manage Server, server only, and the check in code.
+
+    On a subcommand Discord ignores ``default_permissions`` and ``guild_only`` (its group carries them: see
+    ``moderator_group``), but the check always runs.
+    """
+
+    def decorator(func: Any) -> Any:
+        func = app_commands.default_permissions(MODERATOR_PERMISSIONS)(func)
+        func = app_commands.guild_only()(func)
+        return app_commands.check(is_moderator)(func)
+
+    return decorator
+
+
+def moderator_group(name: str, description: str) -> app_commands.Group:
+    """A command group for moderators: hidden by default from members without Manage Server, server only.
+
+    Its commands carry ``moderator_only()`` each (the check in code)."""
+    return app_commands.Group(
+        name=name, description=description, default_permissions=MODERATOR_PERMISSIONS, guild_only=True
+    )
+
+
+# -- errors -------------------------------------------------------------------------------------------------------
+
+
+def _seconds(n: float) -> str:
+    n = max(1, round(n))
+    if n < 90:
+        return f"{n} second{'s' if n != 1 else ''}"
+    m = round(n / 60)
+    return f"{m} minute{'s' if m != 1 else ''}"
+
+
+def error_message(error: BaseException, *, context: str = "") -> str:
+    """The message a user sees for a failure.  Unexpected errors are logged with their traceback and an id."""
+    original = getattr(error, "original", None) or error
+    if isinstance(error, app_commands.CommandOnCooldown):
+        until = discord.utils.utcnow() + timedelta(seconds=error.retry_after)
+        return (
+            f"Slow down a little: you can do this again in {_seconds(error.retry_after)} "
+            f"({discord.utils.format_dt(until, 'R')})."
+        )
+    if isinstance(error, NotModerator):
+        return str(error)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command works only in a server."
+    if isinstance(error, app_commands.MissingPermissions):
+        return "You need the " + ", ".join(p.replace("_", " ").title() for p in error.missing_permissions) + " permission."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        perms = ", ".join(p.replace("_", " ").replace("guild", "server").title() for p in error.missing_permissions)
+        return f"I am missing the {perms} permission here; ask a server admin to grant it."
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        log.warning("out-of-date command %r; the operator should run `crosscheck sync`", getattr(error, "name", error))
+        return "This command is out of date. Try again in a minute; if it persists, tell the bot's operator."
+    if isinstance(error, app_commands.TransformerError):
+        return f"That value is not valid here: {inert(str(error.value)[:100], markdown=False)!s}."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You cannot use this command here."
+    if isinstance(original, UserError | CheckInputError | CorpusError | ImportFileError):
+        return inert(str(original), markdown=False)[:1900]
+    if isinstance(original, discord.Forbidden):
+        ref = _log_unexpected(original, context)
+        return f"Discord refused that: I lack a permission in this channel or server (error id `{ref}`)."
+    ref = _log_unexpected(original, context)
+    return f"Something went wrong on my side and nothing was changed by it. Error id `{ref}` — give it to the bot's operator."
+
+
+def _log_unexpected(error: BaseException, context: str) -> str:
+    ref = secrets.token_hex(4)
+    log.error("error %s in %s: %s", ref, context or "interaction", type(error).__name__,
+              exc_info=(type(error), error, error.__traceback__))
+    return ref
+
+
+def _context(interaction: discord.Interaction) -> str:
+    cmd = interaction.command
+    name = cmd.qualified_name if cmd is not None else (interaction.data or {}).get("custom_id", "component")
+    return f"{name!s} (guild {interaction.guild_id}, user {interaction.user.id if interaction.user else '?'})"
+
+
+async def send_ephemeral(interaction: discord.Interaction, content: str) -> None:
+    """Answer privately, whether or not the interaction was answered or deferred already."""
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(content, ephemeral=True)
+            return
+        if interaction.extras.get("deferred_public"):
+            # A public "thinking…" placeholder: remove it so the error is not shown to everyone.
+            interaction.extras["deferred_public"] = False
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                pass
+        await interaction.followup.send(content, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not deliver an error message for %s", _context(interaction), exc_info=True)
+
+
+async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
+    await send_ephemeral(interaction, error_message(error, context=_context(interaction)))
+
+
+class CrosscheckTree(app_commands.CommandTree):
+    """Ignores bots; turns every command failure into a clear ephemeral message."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return not (interaction.user is not None and interaction.user.bot)
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        await report_error(interaction, error)
+
+
+# -- the bot ------------------------------------------------------------------------------------------------------
+
+
+def make_intents() -> discord.Intents:
+    """Default intents plus Message Content (privileged: switch it on in the developer portal), for auto-replies."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    return intents
+
+
+class CrosscheckBot(commands.Bot):
+    """The bot.  ``corpus`` and ``checker`` exist after ``setup_hook``."""
+
+    corpus: Corpus
+    checker: Checker
+
+    def __init__(self, settings: Settings, db_path: str | Path, *, extensions: tuple[str, ...] = EXTENSIONS):
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=make_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=CrosscheckTree,
+            help_command=None,
+        )
+        self.settings = settings
+        self.db_path = Path(db_path)
+        self.extension_names = extensions
+        self.defer_after = DEFER_AFTER
+        self._guild_settings: dict[int, dict[str, Any]] = {}
+        self._feedback_given: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._corpus_opened_here = False
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        from bot.cli import open_corpus
+
+        if getattr(self, "corpus", None) is None:
+            self.corpus = await open_corpus(self.db_path, check=self.settings.integrity_check)
+            self._corpus_opened_here = True
+        self.checker = Checker(self.corpus.reader)
+        # Build the matcher's in-memory index now, in a worker thread, not on the first message.
+        await asyncio.to_thread(lambda: self.checker.matcher.index)
+        for name in self.extension_names:
+            await self.load_extension(name)
+        log.info("loaded %s; commands are synced with `crosscheck sync`, not on start", ", ".join(self.extension_names))
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self._corpus_opened_here and getattr(self, "corpus", None) is not None:
+                await self.corpus.close()
+                self._corpus_opened_here = False
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (%s) to %d server(s)", self.user, self.user.id if self.user else "?", len(self.guilds))
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: messages are for the auto-reply cog's listener only."""
+
+    # -- server settings (cached; every moderator check and every /check reads them) ------------------------------
+
+    async def guild_settings(self, guild_id: int | None) -> dict[str, Any]:
+        if not guild_id:
+            return {"moderator_role_id": None, "threshold": None, "ephemeral": False}
+        cached = self._guild_settings.get(guild_id)
+        if cached is None:
+            cached = await self.corpus.settings(guild_id)
+            self._guild_settings[guild_id] = cached
+        return dict(cached)
+
+    async def set_guild_settings(self, guild_id: int, **values: Any) -> dict[str, Any]:
+        new = await self.corpus.set_settings(guild_id, **values)
+        self._guild_settings[guild_id] = dict(new)
+        return dict(new)
+
+    async def check_threshold(self, guild_id: int | None) -> float:
+        """The minimum score of a /check answer on this server (its setting, else the operator's default)."""
+        t = (await self.guild_settings(guild_id)).get("threshold")
+        return float(t) if t is not None else float(self.settings.threshold)
+
+    def note_feedback(self, message_id: int, user_id: int) -> bool:
+        """True the first time a user flags a message as not relevant (remembered for the last 10,000 flags)."""
+        key = (message_id, user_id)
+        if key in self._feedback_given:
+            return False
+        self._feedback_given[key] = None
+        while len(self._feedback_given) > 10_000:
+            self._feedback_given.popitem(last=False)
+        return True
+
+    # -- checks (never on the event loop) -------------------------------------------------------------------------
+
+    async def check(
+        self, text: str, guild_id: int | None, *, threshold: float | None = None, top: int = 3, extra_text: str = ""
+    ) -> Report:
+        """Run a check in a worker thread."""
+        if threshold is None:
+            threshold = await self.check_threshold(guild_id)
+        return await asyncio.to_thread(
+            self.checker.check, text, guild_id, top=top, threshold=threshold, extra_text=extra_text[:MAX_CLAIM_CHARS]
+        )
+
+    async def check_for(
+        self,
+        interaction: discord.Interaction,
+        text: str | None,
+        *,
+        ephemeral: bool,
+        extra_text: str = "",
+        threshold: float | None = None,
+    ) -> Report:
+        """Validate and check a claim for an interaction, deferring it if the answer takes longer than
+        ``defer_after`` seconds.  Raises CheckInputError (shown to the user) for bad input."""
+        claim = validate_claim(text)
+        task = asyncio.ensure_future(
+            self.check(claim, interaction.guild_id, threshold=threshold, extra_text=extra_text)
+        )
+        done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+        if not done and not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+            interaction.extras["deferred_public"] = not ephemeral
+        return await task
+
+
+# -- entry points (bot/cli.py) ------------------------------------------------------------------------------------
+
+
+def run_bot(settings: Settings, db_path: str | Path) -> int:
+    """Connect to Discord and run until stopped.  Returns the process exit code."""
+    token = settings.token
+    if not token:
+        log.error("no DISCORD_TOKEN set")
+        return 2
+    bot = CrosscheckBot(settings, db_path)
+    try:
+        # Logging is already set up (with the token redacted) by the CLI: do not let discord.py add a handler.
+        bot.run(token, log_handler=None)
+    except discord.LoginFailure:
+        log.error("Discord rejected the token: check DISCORD_TOKEN in .env (Developer Portal → Bot → Reset Token)")
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error(
+            "the Message Content intent is not enabled for this application: Developer Portal → your application → "
+            "Bot → Privileged Gateway Intents → Message Content Intent, then start again"
+        )
+        return 1
+    return 0
+
+
+async def _sync(bot: CrosscheckBot, token: str, guild_id: int | None, clear: bool) -> list[app_commands.AppCommand]:
+    async with bot:
+        await bot.login(token)  # runs setup_hook: the cogs register their commands on the tree
+        guild = discord.Object(id=guild_id) if guild_id else None
+        if clear:
+            bot.tree.clear_commands(guild=guild)
+        elif guild is not None:
+            bot.tree.copy_global_to(guild=guild)
+        return await bot.tree.sync(guild=guild)
+
+
+def sync_commands(settings: Settings, db_path: str | Path, *, guild_id: int | None = None, clear: bool = False) -> int:
+    """Register (or with ``clear`` remove) the slash commands, globally or in one server.  Returns the exit code."""
+    token = settings.token
+    if not token:
+        log.error("no DISCORD_TOKEN set")
+        return 2
+    bot = CrosscheckBot(settings, db_path)
+    started = time.monotonic()
+    try:
+        synced = asyncio.run(_sync(bot, token, guild_id, clear))
+    except discord.LoginFailure:
+        print("crosscheck: Discord rejected the token (DISCORD_TOKEN)", flush=True)
+        return 1
+    except discord.Forbidden:
+        print(
+            f"crosscheck: Discord refused to sync to server {guild_id}: is the bot in that server, invited with the "
+            "applications.commands scope?",
+            flush=True,
+        )
+        return 1
+    except app_commands.CommandSyncFailure as exc:
+        print(f"crosscheck: Discord rejected the commands: {exc}", flush=True)
+        return 1
+    except discord.HTTPException as exc:
+        print(f"crosscheck: sync failed: {exc.status} {exc.text or ''}".rstrip(), flush=True)
+        return 1
+    where = f"server {guild_id} (visible now)" if guild_id else "all servers (may take up to an hour to appear)"
+    verb = "removed the commands from" if clear else f"synced {len(synced)} command(s) to"
+    print(f"{verb} {where} in {time.monotonic() - started:.1f}s", flush=True)
+    return 0

@@ -1,0 +1,207 @@
+"""The bot itself: setup, commands and their permissions, the tree's bot filter and error ladder, sync and run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+
+import discord
+import pytest
+from discord import app_commands
+
+import bot.app as app
+from bot.app import CrosscheckBot, is_moderator, run_bot, sync_commands
+from bot.config import Settings
+from tests.cogs.conftest import (
+    APP_ID,
+    BOT_ID,
+    GUILD_A,
+    MATCHING_CLAIM,
+    MEMBER,
+    MOD,
+    OTHER_BOT,
+    SEED_STORY,
+    FakeDiscord,
+    user_payload,
+)
+
+MODERATOR_ROOTS = ("corpus", "autoreply", "settings")
+
+
+async def test_setup_opens_seeded_corpus_loads_cogs_and_never_syncs(bot: CrosscheckBot):
+    assert set(bot.cogs) == {"Checking", "CorpusAdmin", "AutoReply"}
+    names = {c.name for c in bot.tree.get_commands()}
+    assert names == {"check", "story", "outlet", "corpus", "autoreply", "settings", "Check claim"}
+    assert bot.corpus.reader.story(SEED_STORY, None) is not None  # a new database is seeded
+    # Setup talks to Discord not at all: in particular no command sync.
+    assert bot.calls_during_setup == []
+    assert bot.intents.message_content and bot.intents.guilds and not bot.intents.members
+    assert bot.allowed_mentions.to_dict() == {"parse": []}
+
+
+async def test_every_moderator_command_checks_in_code_and_hides_by_default(bot: CrosscheckBot):
+    roots = [c for c in bot.tree.get_commands() if c.name in MODERATOR_ROOTS]
+    assert len(roots) == 3
+    leaves = []
+    for root in roots:
+        payload = root.to_dict(bot.tree)
+        # The hint Discord shows: Manage Server by default (32), not in DMs.
+        assert payload["default_member_permissions"] == discord.Permissions(manage_guild=True).value == 32
+        assert payload["dm_permission"] is False
+        leaves += [root] if isinstance(root, app_commands.Command) else list(root.walk_commands())
+    assert len(leaves) >= 20
+    for cmd in leaves:
+        if isinstance(cmd, app_commands.Command):
+            assert is_moderator in cmd.checks, cmd.qualified_name
+    # Members' commands are not moderator-gated.
+    for name in ("check", "story", "outlet"):
+        assert is_moderator not in bot.tree.get_command(name).checks
+
+
+async def test_interactions_from_bots_are_ignored(bot: CrosscheckBot, fake: FakeDiscord):
+    called = []
+    bot.check = lambda *a, **k: called.append(a)  # type: ignore[method-assign]
+    await fake.run(fake.command("check", {"claim": MATCHING_CLAIM}, user=OTHER_BOT, bot=True))
+    assert fake.calls == [] and called == []
+    # The same interaction from a person is answered.
+    await fake.run(fake.command("story", {"story": SEED_STORY}, user=MEMBER))
+    assert fake.calls
+
+
+async def test_check_runs_in_a_worker_thread_not_on_the_event_loop(bot: CrosscheckBot, fake: FakeDiscord, monkeypatch):
+    threads = []
+    real = bot.checker.check
+
+    def spy(*a, **k):
+        threads.append(threading.current_thread())
+        return real(*a, **k)
+
+    monkeypatch.setattr(bot.checker, "check", spy)
+    await fake.cmd("check", {"claim": MATCHING_CLAIM}, user=MEMBER)
+    assert threads and threads[0] is not threading.main_thread()
+
+
+async def test_slow_check_defers_then_answers_with_a_follow_up(bot: CrosscheckBot, fake: FakeDiscord):
+    bot.defer_after = 0  # every check counts as slow
+    last = await fake.cmd("check", {"claim": MATCHING_CLAIM}, user=MEMBER)
+    kinds = [c.kind for c in fake.calls]
+    assert kinds[0] == "defer"
+    assert last.kind == "followup" and last.embeds[0].title.startswith("Russia and the Taliban")
+
+
+async def test_slow_check_without_match_replaces_public_placeholder_with_private_answer(bot, fake: FakeDiscord):
+    bot.defer_after = 0
+    await fake.run(fake.command("check", {"claim": "the bicycle lane on the high street was approved", "private": False},
+                                user=MEMBER))
+    kinds = [c.kind for c in fake.calls]
+    assert kinds[0] == "defer" and "delete" in kinds
+    answer = fake.last("followup")
+    assert answer.ephemeral and "No known story matches" in answer.text
+
+
+async def test_unexpected_error_gives_an_error_id_and_logs_the_traceback(bot, fake: FakeDiscord, monkeypatch, caplog):
+    def boom(*a, **k):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(bot.checker, "check", boom)
+    with caplog.at_level(logging.ERROR, logger="crosscheck.bot"):
+        answer = await fake.cmd("check", {"claim": MATCHING_CLAIM}, user=MEMBER)
+    assert answer.ephemeral
+    ref = answer.content.split("`")[1]
+    assert len(ref) == 8 and "database on fire" not in answer.content
+    record = next(r for r in caplog.records if ref in r.getMessage())
+    assert record.exc_info and "database on fire" in str(record.exc_info[1])
+    assert "check" in record.getMessage()
+
+
+async def test_error_message_ladder_is_specific():
+    cd = app_commands.CommandOnCooldown(app_commands.Cooldown(1, 30), 12.4)
+    assert "12 seconds" in app.error_message(cd)
+    assert "only in a server" in app.error_message(app_commands.NoPrivateMessage())
+    assert "Manage Server" in app.error_message(app.NotModerator(None))
+    assert "Bot Missing" not in app.error_message(app_commands.BotMissingPermissions(["embed_links"]))
+    assert "Embed Links" in app.error_message(app_commands.BotMissingPermissions(["embed_links"]))
+    # Text from users is made inert before it is shown back.
+    msg = app.error_message(app.UserError("bad id @everyone"))
+    assert "@everyone" not in msg and "@\u200beveryone" in msg
+
+
+async def test_dm_interaction_for_moderator_command_is_refused(bot, fake: FakeDiscord):
+    answer = await fake.cmd("settings", {}, user=MOD, guild=None)
+    assert answer.ephemeral and "only in a server" in answer.content
+
+
+async def test_run_and_sync_refuse_without_token(tmp_path: Path):
+    s = Settings(_env_file=None, DISCORD_TOKEN="")
+    assert run_bot(s, tmp_path / "x.db") == 2
+    assert sync_commands(s, tmp_path / "x.db") == 2
+
+
+def _offline_login(monkeypatch, requests: list):
+    """Make ``login`` work without a network: the REST calls land in ``requests``."""
+
+    async def login(self: CrosscheckBot, token: str) -> None:
+        await self._async_setup_hook()
+        self._connection.application_id = APP_ID
+        self._connection.user = discord.ClientUser(state=self._connection, data=user_payload(BOT_ID, bot=True))
+
+        async def request(route, **kwargs):
+            requests.append((route.method, route.url, kwargs.get("json")))
+            return [
+                {"id": str(i + 1), "application_id": str(APP_ID), "name": c["name"], "description": c.get("description", ""),
+                 "type": c.get("type", 1), "version": "1", "options": c.get("options", [])}
+                for i, c in enumerate(kwargs.get("json") or [])
+            ]
+
+        self.http.request = request  # type: ignore[method-assign]
+        await self.setup_hook()
+
+    monkeypatch.setattr(CrosscheckBot, "login", login)
+
+
+def test_sync_registers_commands_globally_or_in_one_server(tmp_path: Path, monkeypatch, capsys):
+    requests: list = []
+    _offline_login(monkeypatch, requests)
+    s = Settings(_env_file=None, DISCORD_TOKEN="x" * 70)
+    assert sync_commands(s, tmp_path / "x.db") == 0
+    method, url, body = requests[-1]
+    assert method == "PUT" and url.endswith(f"/applications/{APP_ID}/commands")
+    names = {c["name"] for c in body}
+    assert names == {"check", "story", "outlet", "corpus", "autoreply", "settings", "Check claim"}
+    corpus = next(c for c in body if c["name"] == "corpus")
+    assert corpus["default_member_permissions"] == 32
+    assert "synced 7 command(s)" in capsys.readouterr().out
+    # One server: the same commands, instantly, under the guild route.
+    assert sync_commands(s, tmp_path / "x.db", guild_id=GUILD_A) == 0
+    method, url, body = requests[-1]
+    assert url.endswith(f"/applications/{APP_ID}/guilds/{GUILD_A}/commands") and len(body) == 7
+    # --clear removes them.
+    assert sync_commands(s, tmp_path / "x.db", guild_id=GUILD_A, clear=True) == 0
+    assert requests[-1][2] == []
+    json.dumps(body)  # what Discord receives is plain JSON
+
+
+def test_run_bot_reports_a_rejected_token(tmp_path: Path, monkeypatch):
+    def run(self, token, **kw):
+        raise discord.LoginFailure("Improper token has been passed.")
+
+    monkeypatch.setattr(CrosscheckBot, "run", run)
+    assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), tmp_path / "x.db") == 1
+
+
+def test_run_bot_explains_the_missing_message_content_intent(tmp_path: Path, monkeypatch, caplog):
+    def run(self, token, **kw):
+        raise discord.PrivilegedIntentsRequired(None)
+
+    monkeypatch.setattr(CrosscheckBot, "run", run)
+    with caplog.at_level(logging.ERROR, logger="crosscheck.bot"):
+        assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), tmp_path / "x.db") == 1
+    assert "Message Content" in caplog.text
+
+
+@pytest.mark.parametrize("perm", ["manage_guild", "administrator"])
+async def test_is_moderator_accepts_manage_server_or_admin(bot, fake: FakeDiscord, perm):
+    i = fake.command("settings", {}, user=MEMBER, perms=discord.Permissions(**{perm: True}))
+    assert await is_moderator(i) is True
