@@ -1,15 +1,19 @@
 """Quality signals: what in an article should raise or lower a reader's trust, each with the evidence that shows it.
 
 Pure functions, no Discord, no network.  The criteria draw on NewsGuard's nine credibility criteria (sourcing,
-attribution, corrections, news/opinion separation, headlines, ownership, authorship ...), the Credibility Coalition /
-W3C Credible Web content signals (clickbait, emotional tone, citation of sources, quotes, spelling) and the SemEval-2020
-task 11 propaganda techniques (loaded language, name calling, doubt, flag-waving ...).  The catalogue with its
-triggers and the trust formula are documented in docs/signals.md; the word lists live in bot/lexicons/.
+attribution, news/opinion separation, headlines, authorship ...), the Credibility Coalition / W3C Credible Web content
+signals (clickbait, emotional tone, citation of sources, quotes, spelling) and the SemEval-2020 task 11 propaganda
+techniques (loaded language, name calling, doubt, exaggeration ...).  docs/signals.md documents the catalogue, what
+triggers each signal and the trust formula; the word lists live in bot/lexicons/ (bot/lexicons/README.md).
 
-Guarantees: every signal carries evidence (quoted spans or a count and what was counted); nothing here raises on any
-``str`` (lone surrogates, NULs, bidi overrides, combining marks); every regex is linear in its input (no nested
-unbounded quantifiers, no ambiguous alternation under repetition; spans are bounded with {m,n}), and per-hit Python work
-is capped, so a 1 MB paste is analysed in a fraction of a second.
+Guarantees
+  * every signal carries evidence: quoted spans (trimmed with "…", at most ~200 characters in all) or a count and what
+    was counted;
+  * nothing here raises on any ``str`` (lone surrogates, NULs, bidi overrides, combining marks are cleaned first);
+  * linear time: one trie-shaped scan of the lower-cased text finds every lexicon word and every "trigger" word
+    (speech verbs, "according to", month names, shopping phrases ...); detectors then run anchored, bounded patterns
+    at those positions only.  No pattern has nested unbounded quantifiers or ambiguous alternation under repetition,
+    and per-hit Python work is capped, so a 1 MB paste is analysed in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
@@ -47,8 +51,10 @@ LEXICON_DIR = Path(__file__).with_name("lexicons")
 WEAK = 0.34
 STRONG = 0.67
 
-#: Most hits of one pattern that get per-hit Python work (hostile pastes repeat a trigger 100,000 times).
+#: Most hits of one kind that get per-hit Python work (a hostile paste may repeat a trigger 100,000 times).
 MAX_HITS = 5_000
+#: Most hits of the shared word scan that are looked at.
+MAX_SCAN = 40_000
 #: At most this many characters of evidence per signal (quotes are trimmed with "…").
 EVIDENCE_BUDGET = 200
 
@@ -60,7 +66,7 @@ class _Def(NamedTuple):
     polarity: Polarity
     #: How much a full-strength signal of this kind moves the trust score (docs/signals.md, "Trust").
     weight: float
-    #: One-line summary phrase: {n} = leading count of the evidence, {items} = its first quoted spans.
+    #: Summary phrase: {n} = the evidence's leading count, {s} = plural "s", {items} = its first quoted spans.
     phrase: str
 
 
@@ -99,8 +105,49 @@ def strength_band(strength: float) -> str:
 
 
 # =====================================================================================================================
-# Lexicons
+# Lexicons and trigger words: one trie-shaped regex over the lower-cased text
 # =====================================================================================================================
+
+#: Words that make a detector look closer (internal lexicons; their names start with "_").
+_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "_verb": tuple(
+        """said says stated states told tells added adds noted notes explained explains remarked remarks warned warns
+        announced announces confirmed confirms declared declares emphasized emphasised emphasizes emphasises insisted
+        insists argued argues wrote writes tweeted stressed stresses replied responded acknowledged admitted denied
+        claimed claims""".split()
+    )
+    + ("pointed out",),
+    "_vague": tuple(
+        """expert experts analyst analysts observer observers source sources reports critics insider insiders
+        commentators officials diplomats reporters outlets coverage studies assessments""".split()
+    )
+    + ("people familiar with the matter",),
+    "_according": ("according to",),
+    "_selfref": ("story", "narrative", "article", "text"),
+    "_source": ("source", "sources"),
+    "_commercial": (
+        "shop now", "shop amazon", "shop our", "shop the", "click to buy", "click here to buy", "click to shop",
+        "click to order", "click here to order", "buy now", "buy it now", "buy from amazon", "buy on amazon",
+        "best sellers", "affiliate link", "affiliate links", "sponsored content", "sponsored post", "sponsored by",
+        "use code", "use promo code", "use coupon code", "use discount code", "limited time offer", "order now",
+        "add to cart", "free shipping", "deal of the day", "amzn.to", "paid partnership",
+        "we may earn a commission", "as an amazon associate",
+    ),
+    "_month": tuple(
+        """january february march april may june july august september october november december jan feb mar apr
+        jun jul aug sep sept oct nov dec""".split()
+    ),
+    "_url": ("http", "https"),
+    "_social": (
+        "pic.twitter.com", "t.co", "twitter.com", "www.twitter.com", "mobile.twitter.com", "x.com", "www.x.com",
+        "facebook.com", "www.facebook.com", "instagram.com", "www.instagram.com", "tiktok.com", "www.tiktok.com",
+        "t.me",
+    ),
+    "_breaking": (
+        "breaking", "breaking news", "breakingnews", "just in", "urgent", "shocking", "bombshell", "must see",
+        "must read", "alert", "exposed",
+    ),
+}  # fmt: skip
 
 _SEP, _APOS, _STAR, _END = "\x00s", "\x00a", "\x00*", "\x00e"
 _UNIT_RE = {_SEP: r"[\s\-–]{1,3}", _APOS: r"['’]", _STAR: r"\w{0,25}"}
@@ -126,14 +173,19 @@ class _Entry:
 
 @dataclass
 class _Lexicons:
-    ci_re: re.Pattern[str] | None
-    cs_re: re.Pattern[str] | None
+    ci_re: re.Pattern[str] | None  # scans the lower-cased text
+    cs_re: re.Pattern[str] | None  # outlet names, exact case, scans the text
     ci_exact: dict[str, list[_Entry]]
     ci_star: list[_Entry]
     cs_exact: dict[str, list[_Entry]]
 
 
 def _trie_regex(phrases: Iterable[str], star: set[str]) -> str | None:
+    """A regex matching any of ``phrases``, shaped as a trie: each alternative starts with a different literal.
+
+    No leading look-behind or ``\\b``: a literal-led alternation lets the scanner skip quickly; word starts are
+    checked in Python for the (few) matches.  Longest phrase wins (a terminal node is an optional group).
+    """
     root: dict = {}
     for phrase in phrases:
         node = root
@@ -157,7 +209,7 @@ def _trie_regex(phrases: Iterable[str], star: set[str]) -> str | None:
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
         return "(?:" + body + ")?" if _END in node else body
 
-    return r"(?<![\w'’])" + emit(root) + r"(?!\w)"
+    return emit(root) + r"(?!\w)"
 
 
 def _read_lexicon(name: str) -> list[str]:
@@ -167,57 +219,65 @@ def _read_lexicon(name: str) -> list[str]:
         return []
 
 
+def _parse_entry(lexicon: str, raw: str, order: int) -> _Entry | None:
+    line = clean_text(raw.split("#", 1)[0]).strip()
+    if not line:
+        return None
+    weight, fix = 1.0, ""
+    if lexicon == "misspellings":
+        if "->" not in line:
+            return None
+        line, fix = (p.strip() for p in line.split("->", 1))
+    elif "|" in line:
+        line, w = line.rsplit("|", 1)
+        try:
+            weight = _clamp(float(w), 0.0, 5.0)
+        except ValueError:
+            weight = 1.0
+        line = line.strip()
+    exact = len(line) > 2 and line[0] == "[" and line[-1] == "]"
+    if exact:
+        line = line[1:-1].strip()
+    star = line.endswith("*")
+    text = _canon(line.rstrip("*"), lower=not exact)
+    if not text or len(text) > _MAX_PHRASE:
+        return None
+    return _Entry(lexicon, text, weight, exact, star, order, fix)
+
+
 @lru_cache(maxsize=1)
 def _lexicons() -> _Lexicons:
     ci_exact: dict[str, list[_Entry]] = {}
     ci_star: list[_Entry] = []
-    ci_phrases: set[str] = set()
+    phrases: set[str] = set()
     star_phrases: set[str] = set()
-    order = 0
-    for lexicon in ("loaded", "opinion", "hedges", "boosters", "chatbot", "misspellings"):
-        for raw in _read_lexicon(lexicon + ".txt"):
-            line = clean_text(raw.split("#", 1)[0]).strip()
-            if not line:
-                continue
-            order += 1
-            weight, fix = 1.0, ""
-            if lexicon == "misspellings":
-                if "->" not in line:
-                    continue
-                line, fix = (p.strip() for p in line.split("->", 1))
-            elif "|" in line:
-                line, w = line.rsplit("|", 1)
-                try:
-                    weight = max(0.0, min(5.0, float(w)))
-                except ValueError:
-                    weight = 1.0
-                line = line.strip()
-            exact = len(line) > 2 and line[0] == "[" and line[-1] == "]"
-            if exact:
-                line = line[1:-1].strip()
-            is_star = line.endswith("*")
-            text = _canon(line.rstrip("*"), lower=not exact)
-            if not text or len(text) > _MAX_PHRASE:
-                continue
-            entry = _Entry(lexicon, text, weight, exact, is_star, order, fix)
-            key = text.lower()
-            ci_phrases.add(key)
-            if is_star:
-                star_phrases.add(key)
-                ci_star.append(entry)
-            else:
-                ci_exact.setdefault(key, []).append(entry)
+    lines: list[tuple[str, str]] = [
+        (lex, raw)
+        for lex in ("loaded", "opinion", "hedges", "boosters", "chatbot", "misspellings")
+        for raw in _read_lexicon(lex + ".txt")
+    ]
+    lines += [(lex, word) for lex, words in _TRIGGERS.items() for word in words]
+    for order, (lex, raw) in enumerate(lines):
+        entry = _parse_entry(lex, raw, order)
+        if entry is None:
+            continue
+        key = entry.text.lower()
+        phrases.add(key)
+        if entry.star:
+            star_phrases.add(key)
+            ci_star.append(entry)
+        else:
+            ci_exact.setdefault(key, []).append(entry)
     ci_star.sort(key=lambda e: -len(e.text))
     cs_exact: dict[str, list[_Entry]] = {}
     for raw in _read_lexicon("outlets.txt"):
-        line = clean_text(raw.split("#", 1)[0]).strip()
-        text = _canon(line, lower=False)
+        text = _canon(clean_text(raw.split("#", 1)[0]), lower=False)
         if text and len(text) <= _MAX_PHRASE:
             cs_exact.setdefault(text, []).append(_Entry("outlets", text))
-    ci_src = _trie_regex(sorted(ci_phrases), star_phrases)
+    ci_src = _trie_regex(sorted(phrases), star_phrases)
     cs_src = _trie_regex(sorted(cs_exact), set())
     return _Lexicons(
-        re.compile(ci_src, re.IGNORECASE) if ci_src else None,
+        re.compile(ci_src) if ci_src else None,
         re.compile(cs_src) if cs_src else None,
         ci_exact,
         ci_star,
@@ -247,7 +307,7 @@ def _q(s: str, limit: int = 70) -> str:
 
 
 def _evidence(head: str, items: Sequence[str], budget: int = EVIDENCE_BUDGET) -> str:
-    """``head: item, item, …`` within ``budget`` characters (items are already quoted)."""
+    """``head: item, item, …`` within ``budget`` characters (items come quoted)."""
     out = head
     sep = ": " if head else ""
     for i, item in enumerate(items):
@@ -261,16 +321,12 @@ def _evidence(head: str, items: Sequence[str], budget: int = EVIDENCE_BUDGET) ->
             break
         out += piece
         sep = ", "
-    return out
+    return out or "(no detail)"
 
 
 def _counted(counter: Counter[str], display: Mapping[str, str] | None = None, limit: int = 40) -> list[str]:
     """Quoted items ordered by frequency then first appearance, with ×n for repeats."""
-    out = []
-    for key, n in counter.most_common():
-        shown = display[key] if display else key
-        out.append(_q(shown, limit) + (f" ×{n}" if n > 1 else ""))
-    return out
+    return [_q(display[k] if display else k, limit) + (f" ×{n}" if n > 1 else "") for k, n in counter.most_common()]
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -293,25 +349,43 @@ def _signal(sid: str, strength: float, evidence: str) -> Signal:
 # =====================================================================================================================
 
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_WORD_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 # A quotation: bounded, no quote characters inside, so pairs are found left to right without backtracking blow-ups.
 _QUOTE_RE = re.compile(r"[“\"«„]([^“”\"«»„\n]{8,600})[”\"»“]")
 _REF_RE = re.compile(r"\[(\d{1,3})\]")
 _REF_AFTER_RE = re.compile(r"[ \t]{0,2}\[\d{1,3}\]")
-_URL_RE = re.compile(r"https?://[^\s<>\"'“”‘’()\[\]{}|\\^`]{1,500}", re.IGNORECASE)
-
-_SOCIAL_DOMAINS = (
-    "twitter.com", "x.com", "t.co", "facebook.com", "fb.com", "instagram.com", "tiktok.com", "t.me", "telegram.me",
-    "youtube.com", "youtu.be", "threads.net", "bsky.app", "truthsocial.com", "vk.com", "reddit.com",
-)  # fmt: skip
+_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 
 
-def _prepare(text: str) -> str:
+def _prepare(text: object) -> str:
     if not isinstance(text, str):
-        text = "" if text is None else str(text)
-    if text.isascii():
+        return ""
+    if text.isascii():  # the common case: only control characters to drop, at C speed
         return _CTRL_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
     return clean_text(text, keep_newlines=True)
+
+
+def _lower(text: str) -> str:
+    low = text.lower()
+    # A few characters lower-case to two ("İ" -> "i̇"); then fall back to ASCII-only lower-casing, which keeps length.
+    return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
+
+
+def _word_start(text: str, pos: int) -> bool:
+    """No letter, digit, underscore or apostrophe right before ``pos``."""
+    if pos <= 0:
+        return True
+    ch = text[pos - 1]
+    return not (ch.isalnum() or ch in "_'’")
+
+
+def _line_at(text: str, start: int, end: int, reach: int = 300) -> tuple[int, int]:
+    """Bounds of the line around [start, end), at most ``reach`` characters each way."""
+    lo = max(0, start - reach)
+    nl = text.rfind("\n", lo, start)
+    ls = nl + 1 if nl != -1 else lo
+    hi = min(len(text), end + reach)
+    nl = text.find("\n", end, hi)
+    return ls, (nl if nl != -1 else hi)
 
 
 class _Hit(NamedTuple):
@@ -324,17 +398,18 @@ class _Hit(NamedTuple):
 @dataclass
 class _Doc:
     text: str
-    english: bool
+    #: ``text`` lower-cased, same length (positions carry over); case-insensitive patterns scan this.
+    low: str
     n_words: int = 0
     quote_spans: list[tuple[int, int]] = field(default_factory=list)
-    hits: dict[str, list[_Hit]] = field(default_factory=dict)
+    hits: dict[str, list[_Hit]] = field(default_factory=dict)  # lexicon name -> hits, in text order
     outlet_hits: list[_Hit] = field(default_factory=list)
-    # filled by detectors for later ones
+    # filled by earlier detectors for later ones
     citation_count: int = 0
+    list_span: tuple[int, int] = (0, 0)
     attributions: list[tuple[int, int, str]] = field(default_factory=list)
     commercial_lines: set[str] = field(default_factory=set)
     social_spans: list[tuple[int, int]] = field(default_factory=list)
-    list_span: tuple[int, int] = (0, 0)
     _quote_starts: list[int] = field(default_factory=list)
 
     def per_1000(self, n: float) -> float:
@@ -343,6 +418,13 @@ class _Doc:
     def in_quote(self, pos: int) -> bool:
         i = bisect_right(self._quote_starts, pos) - 1
         return i >= 0 and pos < self.quote_spans[i][1]
+
+    def in_social(self, pos: int) -> bool:
+        i = bisect_right(self.social_spans, (pos, len(self.text) + 1)) - 1
+        return i >= 0 and pos < self.social_spans[i][1]
+
+    def trig(self, name: str) -> list[_Hit]:
+        return self.hits.get(name, [])
 
     def sentence(self, pos: int, end: int | None = None) -> tuple[int, int]:
         """Bounds of the sentence around ``pos`` (at most 400 characters each way)."""
@@ -356,71 +438,76 @@ class _Doc:
     def cited(self, pos: int) -> bool:
         """Whether the sentence at ``pos`` carries a numbered reference or a link."""
         s, e = self.sentence(pos)
-        return bool(_REF_RE.search(self.text, s, e) or _REF_AFTER_RE.match(self.text, e) or "http" in self.text[s:e])
+        return bool(_REF_RE.search(self.text, s, e) or _REF_AFTER_RE.match(self.text, e) or "http" in self.low[s:e])
 
 
-def _build_doc(text: str, english: bool) -> _Doc:
-    doc = _Doc(text=text, english=english)
-    doc.n_words = len(_WORD_RE.findall(text))
+def _build_doc(text: str) -> _Doc:
+    low = _lower(text)
+    doc = _Doc(text=text, low=low)
+    doc.n_words = len(low.split())
     for m in islice(_QUOTE_RE.finditer(text), MAX_HITS):
         if m.group(1).count(" ") >= 3:
             doc.quote_spans.append(m.span())
     doc._quote_starts = [s for s, _ in doc.quote_spans]
     lex = _lexicons()
     if lex.ci_re is not None:
-        for m in islice(lex.ci_re.finditer(text), MAX_HITS * 4):
-            surface = m.group()
-            key = _canon(surface)
-            entries = lex.ci_exact.get(key)
-            if not entries:
-                entries = [e for e in lex.ci_star if key.startswith(e.text)][:1]
+        lookup: dict[str, list[_Entry]] = {}  # matched text -> entries (the same words recur)
+        hits = doc.hits
+        for m in islice(lex.ci_re.finditer(low), MAX_SCAN):
+            start = m.start()
+            if start and (low[start - 1].isalnum() or low[start - 1] in "_'’"):
+                continue  # not a word start
+            raw = m.group()
+            entries = lookup.get(raw)
+            if entries is None:
+                key = _canon(raw)
+                entries = lex.ci_exact.get(key) or [e for e in lex.ci_star if key.startswith(e.text)][:1]
+                lookup[raw] = entries
             for e in entries:
+                surface = text[start : m.end()]
                 if e.exact and _canon(surface, lower=False) != e.text:
                     continue
-                doc.hits.setdefault(e.lexicon, []).append(_Hit(e, m.start(), m.end(), surface))
+                found = hits.setdefault(e.lexicon, [])
+                if len(found) < MAX_HITS:
+                    found.append(_Hit(e, start, m.end(), surface))
     if lex.cs_re is not None:
         for m in islice(lex.cs_re.finditer(text), MAX_HITS):
-            for e in lex.cs_exact.get(_canon(m.group(), lower=False), ()):
-                doc.outlet_hits.append(_Hit(e, m.start(), m.end(), m.group()))
+            if _word_start(text, m.start()):
+                for e in lex.cs_exact.get(_canon(m.group(), lower=False), ()):
+                    doc.outlet_hits.append(_Hit(e, m.start(), m.end(), m.group()))
     return doc
 
 
-def _lex_hits(doc: _Doc, lexicon: str, *, skip_quotes: bool = True) -> list[_Hit]:
+def _lex_hits(doc: _Doc, lexicon: str) -> list[_Hit]:
     """Hits of one lexicon in the article's own words: not inside quotations nor in its list of sources."""
     ls, le = doc.list_span
-    return [h for h in doc.hits.get(lexicon, []) if not (skip_quotes and doc.in_quote(h.start)) and not ls <= h.start < le]
+    return [h for h in doc.hits.get(lexicon, []) if not doc.in_quote(h.start) and not ls <= h.start < le]
 
 
 # =====================================================================================================================
-# Positive signals: attribution, quotes, citations
+# Attribution, quotes, citations
 # =====================================================================================================================
 
-_VERBS = (
-    r"(?:said|says|stated|states|told|tells|added|adds|noted|notes|explained|explains|remarked|remarks|warned|warns|"
-    r"announced|announces|confirmed|confirms|declared|declares|emphasi[sz]ed|emphasi[sz]es|insisted|insists|argued|"
-    r"argues|wrote|writes|tweeted|stressed|stresses|pointed[ \t]out|replied|responded|acknowledged|admitted|denied|"
-    r"claimed|claims)"
-)
 _ADV = r"(?:(?:also|later|previously|then|further|recently|again|[a-z]{2,20}ly)[ \t]{1,2}){0,2}"
 _NAME = r"[A-Z][\w'’.\-]{0,30}"
 _CHAIN = rf"{_NAME}(?:[ \t]{{1,2}}(?:(?:of|the|for|al|bin|de|von|van|da)[ \t]{{1,2}}){{0,2}}{_NAME}){{0,5}}"
-_CAP_ATTR_RE = re.compile(rf"(?<![\w'’])(?P<who>{_CHAIN})[ \t]{{1,2}}{_ADV}(?P<verb>{_VERBS})\b")
-_ROLE_ATTR_RE = re.compile(
-    rf"\b(?P<who>(?:the|[a-z]{{2,20}}['’]s|{_NAME})[ \t]{{1,2}}(?:[\w'’\-]{{1,20}}[ \t]{{1,2}}){{0,2}}"
+# The subject right before a speech verb: searched only in the 100 characters before each verb, anchored at its end.
+_SUBJ_RE = re.compile(rf"(?<![\w'’])(?P<who>{_CHAIN})[ \t]{{1,2}}{_ADV}\Z")
+_ROLE_SUBJ_RE = re.compile(
+    rf"(?<![\w'’])(?P<who>(?:the|[a-z]{{2,20}}['’]s|{_NAME})[ \t]{{1,2}}(?:[\w'’\-]{{1,20}}[ \t]{{1,2}}){{0,2}}"
     r"(?:minister|spokes(?:man|woman|person)|president|secretary|ambassador|governor|mayor|chancellor|commander|"
-    rf"envoy|chairman|chairwoman|prosecutor|premier))[ \t]{{1,2}}{_ADV}(?P<verb>{_VERBS})\b"
+    rf"envoy|chairman|chairwoman|prosecutor|premier))[ \t]{{1,2}}{_ADV}\Z"
 )
-_INV_ATTR_RE = re.compile(
-    rf"[,”\"][ \t]{{0,2}}(?P<verb>said|says|noted|added|told|remarked|explained|wrote|warned|argued|stressed)"
-    rf"[ \t]{{1,2}}(?P<who>{_NAME}(?:[ \t]{{1,2}}{_NAME}){{0,3}})"
-)
-_ACCORDING_RE = re.compile(r"\baccording[ \t]{1,3}to[ \t]{1,3}", re.IGNORECASE)
-_ACC_VAGUE_RE = re.compile(
+_INV_VERBS = frozenset("said says noted added told remarked explained wrote warned argued stressed".split())
+_NAME_AFTER_RE = re.compile(rf"[ \t]{{1,2}}(?P<who>{_NAME}(?:[ \t]{{1,2}}{_NAME}){{0,3}})")
+_NOUN_VERBS = frozenset("states notes claims remarks stresses tells adds".split())
+_NOUN_VERB_OK_RE = re.compile(r"[ \t]{0,2}(?:[:“\"]|that\b)")
+_SPACES_RE = re.compile(r"[ \t]{0,3}")
+_ACC_VAGUE_RE = re.compile(  # lower-cased text, right after "according to"
     r"(?:(?:the|a|an|this|that|some|many|several|unnamed|anonymous|local|media|western|initial|unconfirmed|"
     r"multiple|other)[ \t]{1,2}){0,3}(?P<noun>news[ \t]story|story|article|provided[ \t]text|text|narrative|"
     r"media[ \t]reports?|reports?|sources?|experts?|analysts?|observers?|officials?|insiders?|rumou?rs|the[ \t]news|"
-    r"news|people[ \t]familiar|residents|witnesses)\b",
-    re.IGNORECASE,
+    r"news|people[ \t]familiar|residents|witnesses)\b"
 )
 _ACC_NAMED_AFTER_RE = re.compile(r"[ \t]{1,2}(?:by|from|of|in)[ \t]{1,2}(?:the[ \t]{1,2})?[A-Z]")
 _ACC_ROLE_RE = re.compile(
@@ -451,54 +538,56 @@ def _named_subject(who: str) -> str | None:
             break
     while parts and parts[0].strip(".,") in _SUBJ_SKIP:
         parts.pop(0)
-    if not parts:
-        return None
-    if parts[-1].strip(".,’'") in _VAGUE_HEADS:
+    if not parts or parts[-1].strip(".,’'") in _VAGUE_HEADS:
         return None
     return " ".join(parts)
 
 
-_NOUN_VERBS = frozenset("states notes claims remarks stresses tells adds".split())
-_NOUN_VERB_OK_RE = re.compile(r"[ \t]{0,2}(?:[,:“\"]|that\b)")
-
-
 def _find_attributions(doc: _Doc) -> list[tuple[int, int, str]]:
-    text = doc.text
-    found: dict[int, tuple[int, int, str]] = {}  # keyed by the verb's position (patterns overlap)
-    for m in islice(_CAP_ATTR_RE.finditer(text), MAX_HITS):
-        if m.group("verb") in _NOUN_VERBS and not _NOUN_VERB_OK_RE.match(text, m.end()):
+    text, low = doc.text, doc.low
+    found: dict[int, tuple[int, int, str]] = {}  # keyed by the verb's position
+    for h in doc.trig("_verb"):
+        vs, ve = h.start, h.end
+        verb = low[vs:ve]
+        if verb in _NOUN_VERBS and not _NOUN_VERB_OK_RE.match(text, ve):
             continue  # "most Western states." / "Closed remarks": a noun, not a verb
-        named = _named_subject(m.group("who"))
-        if named:
-            start = m.start("who") + m.group("who").find(named.split()[0])
-            found.setdefault(m.start("verb"), (start, m.end(), named))
-    for m in islice(_ROLE_ATTR_RE.finditer(text), MAX_HITS):
-        who = m.group("who")
-        if who.split()[0] in _SUBJ_SKIP and who.split()[0] not in ("The",):
+        lo = max(0, vs - 100)
+        subj = _SUBJ_RE.search(text, lo, vs)
+        if subj:
+            named = _named_subject(subj.group("who"))
+            if named:
+                start = subj.start("who") + subj.group("who").find(named.split()[0])
+                found[vs] = (start, ve, named)
+                continue
+        role = _ROLE_SUBJ_RE.search(text, lo, vs)
+        if role:
+            who = role.group("who")
+            if who.split()[0] == "The" or who.split()[0] not in _SUBJ_SKIP:
+                found[vs] = (role.start("who"), ve, who)
+                continue
+        if verb in _INV_VERBS and text[max(0, vs - 3) : vs].rstrip(" \t")[-1:] in (",", "”", '"'):
+            after = _NAME_AFTER_RE.match(text, ve, ve + 140)
+            named = _named_subject(after.group("who")) if after else None
+            if after and named:
+                found[vs] = (vs, after.end(), named)
+    for h in doc.trig("_according"):
+        pos = _SPACES_RE.match(low, h.end).end()
+        if pos == h.end or _ACC_VAGUE_RE.match(low, pos, pos + 120):
             continue
-        found.setdefault(m.start("verb"), (m.start(), m.end(), who))
-    for m in islice(_INV_ATTR_RE.finditer(text), MAX_HITS):
-        named = _named_subject(m.group("who"))
-        if named:
-            found.setdefault(m.start("verb"), (m.start("verb"), m.end(), named))
-    for m in islice(_ACCORDING_RE.finditer(text), MAX_HITS):
-        rest = text[m.end() : m.end() + 120]
-        if _ACC_VAGUE_RE.match(rest):
-            continue
+        rest = text[pos : pos + 120]
         r = _ACC_ROLE_RE.match(rest)
         if r and _named_subject(rest[: r.end()]) is not None:
-            end = m.end() + min(len(rest), max(r.end(), rest.find(",") if "," in rest[:70] else 60))
-            found.setdefault(m.start(), (m.start(), end, rest[: r.end()]))
-    out = sorted(found.values())
-    doc.attributions = out
-    return out
+            comma = rest.find(",", 0, 70)
+            end = pos + (max(r.end(), comma) if comma != -1 else min(len(rest), max(r.end(), 60)))
+            found.setdefault(h.start, (h.start, end, rest[: r.end()]))
+    doc.attributions = sorted(found.values())
+    return doc.attributions
 
 
 def _sig_named_attribution(doc: _Doc) -> Signal | None:
     atts = _find_attributions(doc)
     if not atts:
         return None
-    speakers = Counter(_canon(who) for _, _, who in atts)
     spans: list[str] = []
     seen: set[str] = set()
     for s, e, who in atts:
@@ -506,49 +595,55 @@ def _sig_named_attribution(doc: _Doc) -> Signal | None:
             seen.add(_canon(who))
             spans.append(_q(doc.text[s:e], 60))
     n = len(atts)
-    head = f"{_plural(n, 'attributed statement')} from {_plural(len(speakers), 'named source')}"
-    strength = 0.15 + 0.08 * n + 0.07 * len(speakers)
-    return _signal("named_attribution", min(0.85, strength), _evidence(head, spans))
+    head = f"{_plural(n, 'attributed statement')} from {_plural(len(seen), 'named source')}"
+    return _signal("named_attribution", min(0.85, 0.15 + 0.08 * n + 0.07 * len(seen)), _evidence(head, spans))
 
 
 def _sig_direct_quote(doc: _Doc) -> Signal | None:
+    """Quotations with an attributed speaker within 150 characters before or 80 after, in the same paragraph."""
     if not doc.quote_spans or not doc.attributions:
         return None
+    text = doc.text
     att_starts = [a[0] for a in doc.attributions]
     attributed: list[tuple[int, int]] = []
     for qs, qe in doc.quote_spans:
-        # an attribution within 150 characters before the quote or 80 after it, in the same paragraph
         lo = max(0, qs - 150)
-        para_lo = doc.text.rfind("\n", lo, qs) + 1 or lo
-        para_hi = doc.text.find("\n", qe, qe + 80)
-        hi = para_hi if para_hi != -1 else qe + 80
-        i = bisect_right(att_starts, max(lo, para_lo)) - 1
-        i = max(i, 0)
+        nl = text.rfind("\n", lo, qs)
+        lo = nl + 1 if nl != -1 else lo
+        nl = text.find("\n", qe, qe + 80)
+        hi = nl if nl != -1 else qe + 80
+        i = max(0, bisect_right(att_starts, lo) - 1)
         while i < len(doc.attributions) and doc.attributions[i][0] <= hi:
             a_s, a_e, _ = doc.attributions[i]
-            if a_e >= max(lo, para_lo) and a_s <= hi:
+            if a_e >= lo:
                 attributed.append((qs, qe))
                 break
             i += 1
     if not attributed:
         return None
     n = len(attributed)
-    spans = [_q(doc.text[s + 1 : e - 1], 60) for s, e in attributed[:3]]
-    return _signal("direct_quote", min(0.6, 0.15 + 0.1 * n), _evidence(f"{_plural(n, 'direct quote')} with a named speaker", spans))
+    spans = [_q(text[s + 1 : e - 1], 60) for s, e in attributed[:3]]
+    head = f"{_plural(n, 'direct quote')} with a named speaker"
+    return _signal("direct_quote", min(0.6, 0.15 + 0.1 * n), _evidence(head, spans))
 
 
-_SOURCES_HEAD_RE = re.compile(
-    r"(?im)^[ \t]{0,8}(?:sources?|references|bibliography|works[ \t]cited|notes|further[ \t]reading|citations)"
+_SOURCES_HEAD_RE = re.compile(  # lower-cased text
+    r"(?m)^[ \t]{0,8}(?:sources?|references|bibliography|works[ \t]cited|notes|further[ \t]reading|citations)"
     r"[ \t]{0,3}:?[ \t]{0,8}$"
 )
 _LIST_ITEM_RE = re.compile(r"[ \t]{0,8}(?:\[\d{1,3}\]|\d{1,3}[.)]|[-*•–])[ \t]{0,3}\S")
+_URL_RE = re.compile(r"https?://[^\s<>\"'“”‘’()\[\]{}|\\^`]{1,500}")  # lower-cased text, at "http" triggers
+_SOCIAL_DOMAINS = (
+    "twitter.com", "x.com", "t.co", "facebook.com", "fb.com", "instagram.com", "tiktok.com", "t.me", "telegram.me",
+    "youtube.com", "youtu.be", "threads.net", "bsky.app", "truthsocial.com", "vk.com", "reddit.com",
+)  # fmt: skip
 
 
 def _sig_citations(doc: _Doc) -> Signal | None:
     text = doc.text
-    numbers = sorted({int(m.group(1)) for m in islice(_REF_RE.finditer(text), MAX_HITS * 20)} - {0})
-    list_entries, list_span, list_head = 0, (0, 0), ""
-    head = _SOURCES_HEAD_RE.search(text)
+    numbers = sorted({int(n) for n in set(_REF_RE.findall(text))} - {0})
+    list_entries, list_head = 0, ""
+    head = _SOURCES_HEAD_RE.search(doc.low)
     if head:
         pos, entries = head.end(), 0
         for line in islice(text[pos : pos + 40_000].split("\n"), 1, 300):
@@ -560,39 +655,43 @@ def _sig_citations(doc: _Doc) -> Signal | None:
                 break
             entries += 1
         if entries:
-            list_entries, list_span, list_head = entries, (head.start(), pos + 40_000), head.group().strip()
+            list_entries, list_head = entries, text[head.start() : head.end()].strip()
+            doc.list_span = (head.start(), pos + 40_000)
     domains: list[str] = []
-    for m in islice(_URL_RE.finditer(text), MAX_HITS):
+    for h in doc.trig("_url"):
+        m = _URL_RE.match(doc.low, h.start)
+        if not m:
+            continue
         try:
-            host = (urlsplit(m.group()).hostname or "").lower()
+            host = urlsplit(m.group()).hostname or ""
         except ValueError:
             continue
         host = host[4:] if host.startswith("www.") else host
         if host and not any(host == d or host.endswith("." + d) for d in _SOCIAL_DOMAINS) and host not in domains:
             domains.append(host)
     outlets: list[str] = []
+    ls, le = doc.list_span
     for h in doc.outlet_hits:
-        if list_entries and list_span[0] <= h.start < list_span[1]:
-            continue
-        if h.entry.text not in outlets:
+        if not ls <= h.start < le and h.entry.text not in outlets:
             outlets.append(h.entry.text)
     total = max(len(numbers), list_entries) + len(domains) + len(outlets)
     doc.citation_count = total
-    doc.list_span = list_span
     if not total:
         return None
     parts = []
     if numbers:
-        if numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) > 1:
+        if len(numbers) > 1 and numbers == list(range(numbers[0], numbers[-1] + 1)):
             parts.append(f"numbered [{numbers[0]}]–[{numbers[-1]}]")
         else:
             parts.append("numbered " + ", ".join(f"[{n}]" for n in numbers[:6]) + (" …" if len(numbers) > 6 else ""))
     if list_entries:
         parts.append(f"a {_q(list_head, 20)} list of {_plural(list_entries, 'entry', 'entries')}")
     if domains:
-        parts.append(f"{_plural(len(domains), 'linked site')} (" + ", ".join(domains[:3]) + (" …" if len(domains) > 3 else "") + ")")
+        more = " …" if len(domains) > 3 else ""
+        parts.append(f"{_plural(len(domains), 'linked site')} (" + ", ".join(domains[:3]) + more + ")")
     if outlets:
-        parts.append("named outlets " + ", ".join(_q(o, 30) for o in outlets[:4]) + (" …" if len(outlets) > 4 else ""))
+        more = " …" if len(outlets) > 4 else ""
+        parts.append("named outlets " + ", ".join(_q(o, 30) for o in outlets[:4]) + more)
     evidence = f"{_plural(total, 'distinct reference')}: " + "; ".join(parts)
     if len(evidence) > EVIDENCE_BUDGET:
         evidence = evidence[: EVIDENCE_BUDGET - 1] + "…"
@@ -600,64 +699,32 @@ def _sig_citations(doc: _Doc) -> Signal | None:
 
 
 # =====================================================================================================================
-# Negative signals
+# Sourcing problems
 # =====================================================================================================================
 
-_VAGUE_RE = re.compile(
-    r"\b(?:(?:an?|one|some|many|several|other|multiple|unnamed|anonymous|western|local|senior|security|military|"
-    r"political|independent|foreign|russian|european|regional|neutral|recent|informed|credible)[ \t]{1,2}){0,3}"
+_VAGUE_RE = re.compile(  # lower-cased text, at a vague-noun trigger
     r"(?P<noun>experts?|analysts?|observers?|sources?|reports|critics|insiders?|commentators|officials|diplomats|"
     r"reporters|outlets|coverage|studies|assessments|people[ \t]familiar[ \t]with[ \t]the[ \t]matter)"
     r"[ \t]{1,2}(?:(?:also|have|has|had|widely|[a-z]{2,20}ly)[ \t]{1,2}){0,2}"
     r"(?P<verb>say|said|says|suggest|suggests|suggested|note|notes|noted|believe|believes|believed|claim|claims|"
     r"claimed|indicate|indicates|indicated|view|views|viewed|speculate|speculates|speculated|describe|describes|"
     r"described|warn|warns|warned|argue|argues|argued|think|fear|fears|feared|remain|remains|point|points|pointed|"
-    r"stress|stresses|emphasi[sz]es|characteri[sz]ed|told)\b",
-    re.IGNORECASE,
+    r"stress|stresses|emphasi[sz]es|characteri[sz]ed|told)(?!\w)"
 )
-_SELF_REF_RE = re.compile(
-    r"\b(?:the|this)[ \t]{1,2}(?:news[ \t]{1,2})?(?P<noun>story|narrative|article|text)[ \t]{1,2}(?:also[ \t]{1,2})?"
-    r"(?:highlights|presents|portrays|describes|says|notes|underscores|suggests|focuses|states|mentions|claims)\b",
-    re.IGNORECASE,
+_VAGUE_MODS_RE = re.compile(
+    r"(?<![\w'’])(?:(?:an?|one|some|many|several|other|multiple|unnamed|anonymous|western|local|senior|security|"
+    r"military|political|independent|foreign|russian|european|regional|neutral|recent|informed|credible)"
+    r"[ \t]{1,2}){1,3}\Z"
 )
-_SOURCE_SOURCE_RE = re.compile(r"\bSources?:[ \t]{0,5}(?:Source|Sources|N/?A|Unknown|Internet|Web|Google)\b[ \t.]{0,3}$", re.IGNORECASE | re.MULTILINE)
-_CAP_BEFORE_RE = re.compile(r"([A-Z][\w'’.\-]{0,30})[ \t]{1,2}$")
-
-
-def _sig_vague_sourcing(doc: _Doc) -> Signal | None:
-    text = doc.text
-    hits: list[tuple[int, int, float]] = []
-    for m in islice(_SOURCE_SOURCE_RE.finditer(text), MAX_HITS):
-        hits.append((m.start(), m.end(), 2.0))
-    for m in islice(_ACCORDING_RE.finditer(text), MAX_HITS):
-        v = _ACC_VAGUE_RE.match(text, m.end(), m.end() + 120)
-        if not v:
-            continue
-        if _ACC_NAMED_AFTER_RE.match(text, v.end(), v.end() + 60):
-            continue  # "according to a report by Reuters"
-        if doc.cited(m.start()):
-            continue
-        noun = v.group("noun").lower()
-        weight = 2.0 if any(w in noun for w in ("story", "article", "text", "narrative", "news")) else 1.0
-        hits.append((m.start(), v.end(), weight))
-    for m in islice(_SELF_REF_RE.finditer(text), MAX_HITS):
-        hits.append((m.start(), m.end(), 1.0))
-    for m in islice(_VAGUE_RE.finditer(text), MAX_HITS):
-        if doc.in_quote(m.start()) or doc.cited(m.start()):
-            continue
-        # "A UN report said" / "Reuters sources said": a name right before the noun makes it attributed
-        before = _CAP_BEFORE_RE.search(text, max(0, m.start() - 32), m.start())
-        if before and before.group(1) not in _SUBJ_SKIP and not _is_sentence_start(text, before.start()):
-            continue
-        hits.append((m.start(), m.end(), 1.0))
-    if not hits:
-        return None
-    hits.sort()
-    weight = sum(w for _, _, w in hits)
-    shown = Counter(_trim(text[s:e], 60) for s, e, _ in sorted(hits, key=lambda h: (-h[2], h[0])))
-    head = f"{_plural(len(hits), 'vague or placeholder attribution')}"
-    strength = min(0.9, 0.12 * weight + 0.02 * doc.per_1000(len(hits)))
-    return _signal("vague_sourcing", strength, _evidence(head, _counted(shown, limit=60)))
+_SELF_REF_BEFORE_RE = re.compile(r"(?<![\w'’])(?:the|this)[ \t]{1,2}(?:news[ \t]{1,2})?\Z")
+_SELF_REF_AFTER_RE = re.compile(
+    r"[ \t]{1,2}(?:also[ \t]{1,2})?"
+    r"(?:highlights|presents|portrays|describes|says|notes|underscores|suggests|focuses|states|mentions|claims)(?!\w)"
+)
+_SOURCE_SOURCE_RE = re.compile(  # lower-cased text, at a "source" trigger
+    r"sources?:[ \t]{0,5}(?:source|sources|n/?a|unknown|internet|web|google)(?!\w)[ \t.]{0,3}$", re.MULTILINE
+)
+_CAP_BEFORE_RE = re.compile(r"(?<![\w'’])([A-Z][\w'’.\-]{0,30})[ \t]{1,2}\Z")
 
 
 def _is_sentence_start(text: str, pos: int) -> bool:
@@ -665,15 +732,64 @@ def _is_sentence_start(text: str, pos: int) -> bool:
     return not before or before[-1] in ".!?\n:;\"“”-—•"
 
 
+def _sig_vague_sourcing(doc: _Doc) -> Signal | None:
+    text, low = doc.text, doc.low
+    hits: list[tuple[int, int, float]] = []
+    for h in doc.trig("_source"):
+        m = _SOURCE_SOURCE_RE.match(low, h.start)
+        if m:
+            hits.append((m.start(), m.end(), 2.0))
+    for h in doc.trig("_according"):
+        pos = _SPACES_RE.match(low, h.end).end()
+        v = _ACC_VAGUE_RE.match(low, pos, pos + 120) if pos > h.end else None
+        if not v or _ACC_NAMED_AFTER_RE.match(text, v.end(), v.end() + 60) or doc.cited(h.start):
+            continue  # "according to a report by Reuters" / a cited sentence
+        noun = v.group("noun")
+        weight = 2.0 if any(w in noun for w in ("story", "article", "text", "narrative", "news")) else 1.0
+        hits.append((h.start, v.end(), weight))
+    for h in doc.trig("_selfref"):
+        before = _SELF_REF_BEFORE_RE.search(low, max(0, h.start - 12), h.start)
+        after = _SELF_REF_AFTER_RE.match(low, h.end, h.end + 30) if before else None
+        if before and after:
+            hits.append((before.start(), after.end(), 1.0))
+    for h in doc.trig("_vague"):
+        m = _VAGUE_RE.match(low, h.start)
+        if not m or doc.in_quote(h.start) or doc.cited(h.start):
+            continue
+        start = h.start
+        mods = _VAGUE_MODS_RE.search(low, max(0, start - 60), start)
+        if mods:
+            start = mods.start()
+        # "A UN report said" / "Reuters sources said": a name right before the group makes it attributed
+        before = _CAP_BEFORE_RE.search(text, max(0, start - 32), start)
+        if (
+            before
+            and before.group(1) not in _SUBJ_SKIP
+            and not before.group(1).endswith(".")
+            and not _is_sentence_start(text, before.start())
+        ):
+            continue
+        hits.append((start, m.end(), 1.0))
+    if not hits:
+        return None
+    weight = sum(w for _, _, w in hits)
+    shown = Counter(_trim(text[s:e], 60) for s, e, _ in sorted(hits, key=lambda h: (-h[2], h[0])))
+    head = _plural(len(hits), "vague or placeholder attribution")
+    strength = min(0.9, 0.12 * weight + 0.02 * doc.per_1000(len(hits)))
+    return _signal("vague_sourcing", strength, _evidence(head, _counted(shown, limit=60)))
+
+
 _MONTHS = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
     r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 )
-_SOCIAL_SIG_RE = re.compile(rf"@(?P<handle>[A-Za-z0-9_]{{1,30}})\)?[ \t]{{1,3}}{_MONTHS}\.?[ \t]{{1,3}}\d{{1,2}},?[ \t]{{1,3}}\d{{4}}")
-_SOCIAL_LINK_RE = re.compile(
-    r"(?<![\w.])(?:pic\.twitter\.com/\w{1,30}|t\.co/\w{1,30}|(?:(?:www|mobile)\.)?(?:twitter|x)\.com/\w{1,30}/"
-    r"status(?:es)?/\d{1,25}|(?:www\.)?(?:facebook|instagram|tiktok)\.com/[\w./\-]{1,100}|t\.me/\w{1,60})",
-    re.IGNORECASE,
+# An embedded post's signature: "— Name (@handle) May 29, 2026"; literal-led ("@"), the dash is looked for after.
+_SOCIAL_SIG_RE = re.compile(
+    rf"@(?P<handle>[A-Za-z0-9_]{{1,30}})\)?[ \t]{{1,3}}{_MONTHS}\.?[ \t]{{1,3}}\d{{1,2}},?[ \t]{{1,3}}\d{{4}}"
+)
+_SOCIAL_LINK_RE = re.compile(  # lower-cased text, at a social-domain trigger
+    r"(?:pic\.twitter\.com/\w{1,30}|t\.co/\w{1,30}|(?:(?:www|mobile)\.)?(?:twitter|x)\.com/\w{1,30}/"
+    r"status(?:es)?/\d{1,25}|(?:www\.)?(?:facebook|instagram|tiktok)\.com/[\w./\-]{1,100}|t\.me/\w{1,60})"
 )
 
 
@@ -681,22 +797,22 @@ def _sig_social(doc: _Doc) -> Signal | None:
     text = doc.text
     sigs: list[str] = []
     for m in islice(_SOCIAL_SIG_RE.finditer(text), MAX_HITS):
-        line_start = text.rfind("\n", max(0, m.start() - 120), m.start()) + 1
-        prefix = text[max(line_start, m.start() - 120) : m.start()]
+        ls, _ = _line_at(text, m.start(), m.start(), 120)
+        prefix = text[ls : m.start()]
         dash = max(prefix.rfind("—"), prefix.rfind("–"), prefix.rfind("- "))
         if dash == -1:
             continue
-        start = max(line_start, m.start() - 120) + dash
-        doc.social_spans.append((start, m.end()))
-        sigs.append(text[start : m.end()])
-    links = [m.group() for m in islice(_SOCIAL_LINK_RE.finditer(text), MAX_HITS)]
+        doc.social_spans.append((ls + dash, m.end()))
+        sigs.append(text[ls + dash : m.end()])
+    links = [text[m.start() : m.end()] for h in doc.trig("_social") if (m := _SOCIAL_LINK_RE.match(doc.low, h.start))]
     n = max(len(sigs), len(links))
     if not n:
         return None
     spans = [_q(s, 70) for s in sigs[:2]] + [_q(x, 50) for x in links[:2]]
     cites = doc.citation_count
     if cites < n * 2:
-        head = f"{_plural(n, 'embedded social post')}" + (" and no other references" if not cites else f" vs {_plural(cites, 'reference')}")
+        tail = " and no other references" if not cites else f" vs {_plural(cites, 'reference')}"
+        head = _plural(n, "embedded social post") + tail
         strength = min(0.9, 0.45 + 0.15 * (n - 1))
     else:
         head = f"{_plural(n, 'embedded social post')} alongside {_plural(cites, 'reference')}"
@@ -704,44 +820,61 @@ def _sig_social(doc: _Doc) -> Signal | None:
     return _signal("social_evidence", strength, _evidence(head, spans))
 
 
+# =====================================================================================================================
+# Presentation: sensationalism, ads, machine-generation artefacts
+# =====================================================================================================================
+
 _ALARM = "🚨⚠‼❗❕🔥💥🛑📢🔴⛔"
+_ALARM_RE = re.compile("[" + _ALARM + "]")
 _EMOJI_RE = re.compile(r"[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u203C\u2049]")
-_BREAKING_RE = re.compile(
-    r"\b(?:BREAKING(?:[ \t]NEWS)?|JUST[ \t]IN|URGENT|SHOCKING|BOMBSHELL|MUST[ \t]SEE|MUST[ \t]READ|ALERT|EXPOSED)\b"
-    r"|\bBreaking(?:[ \t]{1,2}News\b|[ \t]{0,2}:)|(?<![\w#])#(?:[Bb]reaking|[Bb]reaking[Nn]ews|[Jj]ust[Ii]n|[Uu]rgent)\b"
-)
-_HASHTAG_RE = re.compile(r"(?<![\w#&/])#[^\W\d_][\w]{1,60}")
-_CAPS_RUN_RE = re.compile(r"(?<![\w'’])[A-Z]{2,25}(?:[ \t,:;&'’\-]{1,3}[A-Z]{2,25}){2,30}(?![\w])")
+_BREAKING_AFTER_RE = re.compile(r"[ \t]{0,2}:|[ \t]{1,2}[Nn]ews\b")
+_HASHTAG_RE = re.compile(r"#[^\W\d_]\w{1,60}")
+# An all-caps run of 3+ words; the look-behind sits after the first letter so the scan can skip to capitals.
+_CAPS_RUN_RE = re.compile(r"[A-Z](?<![\w'’][A-Z])[A-Z]{1,24}(?:[ \t,:;&'’\-]{1,3}[A-Z]{2,25}){2,30}(?!\w)")
+_CAPS_WORD_RE = re.compile(r"[A-Z]{2,25}")
 
 
 def _sig_sensational(doc: _Doc) -> Signal | None:
     text = doc.text
     items: list[str] = []
     score = 0.0
-    alarms = Counter(ch for ch in islice((c for c in text if c in _ALARM), MAX_HITS))
+    alarms = Counter(_ALARM_RE.findall(text))
+    n_alarms = sum(alarms.values())
     if alarms:
-        score += 2 * min(3, sum(alarms.values()))
+        score += 2 * min(3, n_alarms)
         items += [_q(a) + (f" ×{n}" if n > 1 else "") for a, n in alarms.most_common(2)]
-    breaking = [m.group() for m in islice(_BREAKING_RE.finditer(text), MAX_HITS)]
+    breaking: Counter[str] = Counter()
+    for h in doc.trig("_breaking"):
+        word = h.surface
+        if text[h.start - 1 : h.start] == "#":
+            breaking["#" + word] += 1
+        elif word.isupper() and len(word) > 3:
+            breaking[word] += 1
+        elif word[:1].isupper() and (
+            word.lower() == "breaking news" or (word.lower() == "breaking" and _BREAKING_AFTER_RE.match(text, h.end))
+        ):
+            m = _BREAKING_AFTER_RE.match(text, h.end)
+            breaking[text[h.start : m.end() if m else h.end].rstrip(": \t")] += 1
     if breaking:
-        score += 2 * min(3, len(breaking))
-        items += _counted(Counter(breaking), limit=30)[:3]
-    emoji = sum(1 for _ in islice(_EMOJI_RE.finditer(text), MAX_HITS)) - sum(alarms.values())
+        score += 2 * min(3, sum(breaking.values()))
+        items += _counted(breaking, limit=30)[:3]
+    emoji = len(_EMOJI_RE.findall(text)) - n_alarms
     if emoji > 0:
         score += min(3.0, 0.5 * emoji)
-    tags = Counter(m.group() for m in islice(_HASHTAG_RE.finditer(text), MAX_HITS))
+    tags: Counter[str] = Counter()
+    for m in islice(_HASHTAG_RE.finditer(text), MAX_HITS):
+        if _word_start(text, m.start()) and text[m.start() - 1 : m.start()] not in ("#", "&", "/"):
+            tags[m.group()] += 1
     if tags:
         score += min(3.0, 0.5 * sum(tags.values()))
-        items += [_q(t, 30) for t in tags if t.lower()[1:] not in {b.lower().lstrip("#") for b in breaking}][:2]
+        items += [_q(t, 30) for t in tags if t not in breaking][:2]
     caps = []
     for m in islice(_CAPS_RUN_RE.finditer(text), MAX_HITS):
         run = m.group()
-        letters = sum(ch.isalpha() for ch in run)
-        ls = text.rfind("\n", 0, m.start()) + 1
-        le = text.find("\n", m.end())
-        if letters >= 12 and max(len(w) for w in re.findall(r"[A-Z]{2,25}", run)) >= 4:
-            if text[ls : le if le != -1 else len(text)].strip() in doc.commercial_lines:
-                continue
+        if sum(ch.isalpha() for ch in run) < 12 or max(len(w) for w in _CAPS_WORD_RE.findall(run)) < 4:
+            continue
+        ls, le = _line_at(text, m.start(), m.end())
+        if text[ls:le].strip() not in doc.commercial_lines:
             caps.append(run)
     if caps:
         score += min(4.0, 1.0 * len(caps))
@@ -755,90 +888,72 @@ def _sig_sensational(doc: _Doc) -> Signal | None:
         items.append(_plural(emoji, "other emoji", "other emoji"))
     if score < 2:
         return None
-    head = ""
-    return _signal("sensational", min(0.9, 0.12 * score), _evidence(head, items))
-
-
-_COMMERCIAL_RE = re.compile(
-    r"\b(?:shop[ \t](?:now|amazon|our|the)|click[ \t](?:here[ \t])?to[ \t](?:buy|shop|order|purchase)|buy[ \t](?:now|it[ \t]now|from[ \t]amazon|on[ \t]amazon)|"
-    r"best[ \t]sellers|affiliate[ \t]link|sponsored[ \t](?:content|post|by)|use[ \t](?:promo[ \t]|coupon[ \t]|discount[ \t])?code|"
-    r"limited[ \t\-]time[ \t]offer|order[ \t]now|add[ \t]to[ \t]cart|free[ \t]shipping|deal[ \t]of[ \t]the[ \t]day|"
-    r"amzn\.to|paid[ \t]partnership|we[ \t]may[ \t]earn[ \t]a[ \t]commission|as[ \t]an[ \t]amazon[ \t]associate)\b",
-    re.IGNORECASE,
-)
+    return _signal("sensational", min(0.9, 0.12 * score), _evidence("", items))
 
 
 def _sig_commercial(doc: _Doc) -> Signal | None:
     lines: Counter[str] = Counter()
     seen: set[int] = set()
     text = doc.text
-    for m in islice(_COMMERCIAL_RE.finditer(text), MAX_HITS):
-        ls = text.rfind("\n", 0, m.start()) + 1
-        if ls in seen:  # one count per line, however many triggers it holds
-            continue
-        seen.add(ls)
-        le = text.find("\n", m.end())
-        lines[text[ls : le if le != -1 else len(text)].strip()] += 1
+    for h in doc.trig("_commercial"):
+        ls, le = _line_at(text, h.start, h.end)
+        if ls not in seen:  # one count per line, however many triggers it holds
+            seen.add(ls)
+            lines[text[ls:le].strip()] += 1
     if not lines:
         return None
     doc.commercial_lines = set(lines)
     total = sum(lines.values())
     repeated = sum(1 for n in lines.values() if n > 1)
-    head = f"{_plural(total, 'shopping/ad line')}" + (f", {repeated} repeated" if repeated else "")
-    strength = min(0.9, 0.45 + 0.15 * (total - 1))
-    return _signal("commercial", strength, _evidence(head, _counted(lines, limit=70)))
+    head = _plural(total, "shopping/ad line") + (f", {repeated} repeated" if repeated else "")
+    return _signal("commercial", min(0.9, 0.45 + 0.15 * (total - 1)), _evidence(head, _counted(lines, limit=70)))
 
 
 def _sig_chatbot(doc: _Doc) -> Signal | None:
     hits = _lex_hits(doc, "chatbot")
     if not hits:
         return None
-    weight = 0.0
-    sentences: set[int] = set()
-    by_entry: dict[str, _Hit] = {}
-    for h in hits:
-        weight += h.entry.weight
-        sentences.add(doc.sentence(h.start)[0])
-        by_entry.setdefault(h.entry.text, h)
+    weight = sum(h.entry.weight for h in hits)
     if weight < 2 or max(h.entry.weight for h in hits) < 2:
         return None
+    sentences = {doc.sentence(h.start)[0] for h in hits[:MAX_HITS]}
+    by_entry: dict[str, _Hit] = {}
+    for h in hits:
+        by_entry.setdefault(h.entry.text, h)
     best = sorted(by_entry.values(), key=lambda h: (-h.entry.weight, h.entry.order, h.start))
     spans = []
     for h in best[:4]:
         s, e = doc.sentence(h.start)
-        start = h.start
+        start = s
         if h.start - s > 30:  # mid-sentence: keep a few words of context before the phrase
-            start = doc.text.find(" ", h.start - 30, h.start) + 1 or h.start
-        else:
-            start = s
+            sp = doc.text.find(" ", h.start - 30, h.start)
+            start = sp + 1 if sp != -1 else h.start
         spans.append(_q(doc.text[start : min(e, h.end + 30)].strip(), 50))
-    head = f"{_plural(len(sentences), 'assistant-style sentence')}"
-    strength = min(1.0, 0.2 * weight)
-    return _signal("chatbot_boilerplate", strength, _evidence(head, spans))
+    head = _plural(len(sentences), "assistant-style sentence")
+    return _signal("chatbot_boilerplate", min(1.0, 0.2 * weight), _evidence(head, spans))
 
 
-_MARKUP_RE = re.compile(
+_MARKUP_RE = re.compile(  # lower-cased text; every alternative starts with a punctuation literal
     r"\"(?:headline|subheadline|sub_headline|keywords|category|title|description|body|content|summary|tags|slug|"
-    r"meta_description|article_body|articleBody|lede|byline|excerpt)\"[ \t]{0,3}:"
-    r"|\",[ \t]{0,2}\"[A-Za-z_]{1,30}\"[ \t]{0,2}:[ \t]{0,2}[\"\[{]"
+    r"meta_description|article_body|articlebody|lede|byline|excerpt)\"[ \t]{0,3}:"
+    r"|\",[ \t]{0,2}\"[a-z_]{1,30}\"[ \t]{0,2}:[ \t]{0,2}[\"\[{]"
     r"|`{3,12}"
     r"|<\|[\w\-]{1,30}\|>"
     r"|\[(?:insert|your|add|name[ \t]of|placeholder)\b[^\]\n]{0,60}\]"
-    r"|\{\{[ \t]{0,3}[\w.]{1,40}[ \t]{0,3}\}\}",
-    re.IGNORECASE,
+    r"|\{\{[ \t]{0,3}[\w.]{1,40}[ \t]{0,3}\}\}"
 )
 
 
 def _sig_markup(doc: _Doc) -> Signal | None:
-    found = Counter(_trim(m.group(), 30) for m in islice(_MARKUP_RE.finditer(doc.text), MAX_HITS))
+    found = Counter(_trim(doc.text[m.start() : m.end()], 30) for m in islice(_MARKUP_RE.finditer(doc.low), MAX_HITS))
     if not found:
         return None
     n = sum(found.values())
-    head = f"{_plural(n, 'leftover code/JSON fragment')}"
     items = [_q(k, 30) + (f" ×{c}" if c > 1 else "") for k, c in found.most_common() if "`" not in k][:4]
     fences = sum(c for k, c in found.items() if "`" in k)
     if fences:
         items.append(f"{_plural(fences, 'code fence')} (```)")
+    head = _plural(n, "leftover code/JSON fragment")
     return _signal("markup_residue", min(0.9, 0.5 + 0.1 * (n - 1)), _evidence(head, items))
 
 
@@ -848,13 +963,11 @@ _LONG_SENT_RE = re.compile(r"[^\s.!?][^.!?\n]{20,1000}[.!?]{0,10}")
 def _sig_repeated(doc: _Doc) -> Signal | None:
     counts: Counter[str] = Counter()
     shown: dict[str, str] = {}
-    for m in islice(_LONG_SENT_RE.finditer(doc.text), MAX_HITS * 10):
+    for m in islice(_LONG_SENT_RE.finditer(doc.text), MAX_HITS * 4):
         s = m.group()
-        if s.count(" ") < 4:
+        if s.count(" ") < 4 or s.strip() in doc.commercial_lines:
             continue
         key = " ".join(s.lower().split())
-        if s.strip() in doc.commercial_lines:
-            continue
         counts[key] += 1
         shown.setdefault(key, s)
     dups = Counter({k: n for k, n in counts.items() if n > 1})
@@ -865,22 +978,24 @@ def _sig_repeated(doc: _Doc) -> Signal | None:
     return _signal("repeated_text", min(0.8, 0.3 + 0.15 * extra), _evidence(head, _counted(dups, shown, limit=60)))
 
 
-def _lexicon_summary(hits: list[_Hit], limit: int = 30) -> tuple[Counter[str], float]:
+# =====================================================================================================================
+# Wording: loaded language, opinion, hedging, boosters, spelling
+# =====================================================================================================================
+
+
+def _lexicon_summary(hits: list[_Hit]) -> tuple[Counter[str], float]:
+    """Terms as written (lower-cased) with counts, and the weight: full for a term's first use, a quarter after."""
     counter: Counter[str] = Counter()
     weight = 0.0
-    seen: set[str] = set()
     for h in hits:
         key = " ".join(h.surface.lower().split())
+        weight += h.entry.weight if key not in counter else 0.25 * h.entry.weight
         counter[key] += 1
-        weight += h.entry.weight if key not in seen else 0.25 * h.entry.weight
-        seen.add(key)
     return counter, weight
 
 
 def _sig_loaded(doc: _Doc) -> Signal | None:
     hits = _lex_hits(doc, "loaded")
-    if not hits:
-        return None
     counter, weight = _lexicon_summary(hits)
     if weight < 3:
         return None
@@ -899,28 +1014,29 @@ def _sig_opinion(doc: _Doc) -> Signal | None:
     if not hits:
         return None
     counter: Counter[str] = Counter()
-    weight = 0.0
+    strong: set[str] = set()
     seen: set[str] = set()
+    weight = 0.0
     for h in sorted(hits, key=lambda h: h.start):
         shown = h.surface
         if h.entry.weight < 2 and len(h.surface) <= 6:  # "should", "we": show the words that follow
             nxt = _NEXT_WORDS_RE.match(doc.text, h.end)
             shown = h.surface + (nxt.group() if nxt else "")
+        shown = _trim(shown, 30)
         key = _canon(h.surface)
         weight += h.entry.weight if key not in seen else 0.5 * h.entry.weight
         seen.add(key)
-        counter[_trim(shown, 30)] += 1
+        counter[shown] += 1
+        if h.entry.weight >= 2:
+            strong.add(shown)
     if weight < 4 or len(seen) < 2:
         return None
     cites = doc.citation_count
-    head = f"{_plural(sum(counter.values()), 'opinion marker')}" + (", no citations" if not cites else "")
+    head = _plural(sum(counter.values()), "opinion marker") + (", no citations" if not cites else "")
     strength = (0.06 * weight + 0.02 * doc.per_1000(len(hits))) * (1.25 if not cites else 0.8)
-    ranked = sorted(counter.items(), key=lambda kv: -kv[1])
-    evaluative = [k for k, _ in ranked if len(k) > 0]
-    items = [_q(k, 30) + (f" ×{counter[k]}" if counter[k] > 1 else "") for k in evaluative]
-    # put the strongest (evaluative) markers first
-    strong = {_canon(h.surface) for h in hits if h.entry.weight >= 2}
-    items.sort(key=lambda it: 0 if _canon(it.split("”")[0].strip("“")) in strong else 1)
+    # evaluative words first (they carry the judgement), then by frequency
+    ranked = sorted(counter.items(), key=lambda kv: (kv[0] not in strong, -kv[1]))
+    items = [_q(k, 30) + (f" ×{n}" if n > 1 else "") for k, n in ranked]
     return _signal("opinion_as_analysis", min(0.9, strength), _evidence(head, items))
 
 
@@ -936,13 +1052,10 @@ def _sig_hedging(doc: _Doc) -> Signal | None:
 
 
 def _sig_boosters(doc: _Doc) -> Signal | None:
-    hits = _lex_hits(doc, "boosters")
-    if not hits:
-        return None
-    counter, weight = _lexicon_summary(hits)
+    counter, weight = _lexicon_summary(_lex_hits(doc, "boosters"))
     if weight < 2:
         return None
-    head = f"{_plural(sum(counter.values()), 'certainty booster')}"
+    head = _plural(sum(counter.values()), "certainty booster")
     return _signal("certainty_boosters", min(0.7, 0.15 * weight), _evidence(head, _counted(counter)))
 
 
@@ -958,27 +1071,19 @@ def _sig_misspellings(doc: _Doc) -> Signal | None:
     n = sum(counter.values())
     items = [_q(w, 30) + f" (→ {_trim(fixes[w], 30)})" + (f" ×{c}" if c > 1 else "") for w, c in counter.most_common()]
     strength = min(0.7, 0.1 + 0.08 * n + 0.02 * doc.per_1000(n))
-    return _signal("misspellings", strength, _evidence(f"{_plural(n, 'likely misspelling')}", items))
+    return _signal("misspellings", strength, _evidence(_plural(n, "likely misspelling"), items))
 
+
+# =====================================================================================================================
+# Dates
+# =====================================================================================================================
 
 _MONTH_NUM = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
-_DATE_RE = re.compile(
-    rf"\b(?:(?P<m1>{_MONTHS})\.?[ \t]{{1,3}}(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?[ \t]{{1,3}}(?P<y1>\d{{4}})"
-    rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?[ \t]{{1,3}}(?:of[ \t]{{1,3}})?(?P<m2>{_MONTHS})\.?,?[ \t]{{1,3}}(?P<y2>\d{{4}})"
-    r"|(?P<y3>\d{4})-(?P<m3>\d{2})-(?P<d3>\d{2}))\b"
-)
-_EVENT_RE = re.compile(r"\b(?:sign(?:ed|ing|s)?|inked|ceremony|concluded|took[ \t]place)\b", re.IGNORECASE)
-
-
-def _parse_date(m: re.Match[str]) -> date | None:
-    try:
-        if m.group("y1"):
-            return date(int(m.group("y1")), _MONTH_NUM[m.group("m1")[:3].lower()], int(m.group("d1")))
-        if m.group("y2"):
-            return date(int(m.group("y2")), _MONTH_NUM[m.group("m2")[:3].lower()], int(m.group("d2")))
-        return date(int(m.group("y3")), int(m.group("m3")), int(m.group("d3")))
-    except (ValueError, KeyError):
-        return None
+_MDY_AFTER_RE = re.compile(r"\.?[ \t]{1,3}(?P<d>\d{1,2})(?:st|nd|rd|th)?,?[ \t]{1,3}(?P<y>\d{4})(?!\d)")
+_DAY_BEFORE_RE = re.compile(r"(?<!\d)(?P<d>\d{1,2})(?:st|nd|rd|th)?[ \t]{1,3}(?:of[ \t]{1,3})?\Z")
+_YEAR_AFTER_RE = re.compile(r"\.?,?[ \t]{1,3}(?P<y>\d{4})(?!\d)")
+_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?!\d)")
+_EVENT_RE = re.compile(r"\b(?:sign(?:ed|ing|s)?|inked|ceremony|concluded|took[ \t]place)\b")  # lower-cased text
 
 
 def _as_date(d: object) -> date | None:
@@ -989,26 +1094,60 @@ def _as_date(d: object) -> date | None:
     return None
 
 
-def _sig_dates(doc: _Doc, other_dates: Sequence[date]) -> Signal | None:
+def _make_date(y: str, m: int, d: str) -> date | None:
+    try:
+        return date(int(y), m, int(d))
+    except ValueError:
+        return None
+
+
+def _full_dates(doc: _Doc) -> list[tuple[int, int, date]]:
+    """Full dates in the text ("May 31, 2026", "31 May 2026", "2026-05-31") with their spans."""
+    text = doc.text
+    out: list[tuple[int, int, date]] = []
+    for h in doc.trig("_month"):
+        if not text[h.start].isupper():
+            continue
+        month = _MONTH_NUM.get(h.surface[:3].lower())
+        if month is None:
+            continue
+        m = _MDY_AFTER_RE.match(text, h.end)
+        if m:
+            d = _make_date(m.group("y"), month, m.group("d"))
+            if d:
+                out.append((h.start, m.end(), d))
+            continue
+        before = _DAY_BEFORE_RE.search(text, max(0, h.start - 14), h.start)
+        after = _YEAR_AFTER_RE.match(text, h.end) if before else None
+        if before and after:
+            d = _make_date(after.group("y"), month, before.group("d"))
+            if d:
+                out.append((before.start(), after.end(), d))
+    for m in islice(_ISO_DATE_RE.finditer(text), MAX_HITS):
+        if not text[m.start() - 1 : m.start()].isdigit():
+            d = _make_date(m.group(1), int(m.group(2)), m.group(3)) if 1 <= int(m.group(2)) <= 12 else None
+            if d:
+                out.append((m.start(), m.end(), d))
+    return out
+
+
+def _sig_dates(doc: _Doc, other_dates: Sequence[object]) -> Signal | None:
     text = doc.text
     event_dates: dict[date, str] = {}
-    for m in islice(_DATE_RE.finditer(text), MAX_HITS):
-        if any(s <= m.start() < e for s, e in doc.social_spans):
+    for start, end, d in _full_dates(doc):
+        if doc.in_social(start):
             continue  # the date of an embedded post, not of the event
-        d = _parse_date(m)
-        if d is None:
-            continue
-        s, e = doc.sentence(m.start(), m.end())
-        ev = _EVENT_RE.search(text, s, e)
-        if not ev:
-            continue
-        lo = min(ev.start(), m.start())
-        snippet = text[max(s, lo) : max(ev.end(), m.end())]
-        event_dates.setdefault(d, snippet)
+        s, e = doc.sentence(start, end)
+        ev = _EVENT_RE.search(doc.low, s, e)
+        if ev:
+            event_dates.setdefault(d, text[max(s, min(ev.start(), start)) : max(ev.end(), end)])
     if not event_dates:
         return None
     dates = sorted(event_dates)
-    close = lambda a, b: abs((a - b).days) <= 60  # noqa: E731 - a later date far apart is another event
+
+    def close(a: date, b: date) -> bool:  # far-apart dates are other events, not a contradiction
+        return abs((a - b).days) <= 60
+
     internal = [d for d in dates if any(d != o and close(d, o) for o in dates)]
     others = {x for x in (_as_date(o) for o in other_dates) if x is not None}
     external = [d for d in dates if others and d not in others and any(close(d, o) for o in others)]
@@ -1019,17 +1158,11 @@ def _sig_dates(doc: _Doc, other_dates: Sequence[date]) -> Signal | None:
         head = f"the text gives {_plural(len(internal), 'different date')} for the same event"
         strength = 0.5
     else:
-        head = ""
+        head = f"{_plural(len(external), 'event date')} that other sources contradict"
+        strength = 0.45
     if external:
-        others_txt = ", ".join(o.isoformat() for o in sorted(others)[:3])
-        tail = f"other sources give {others_txt}"
-        if internal:
-            items.append(tail)
-            strength = 0.6
-        else:
-            head = f"{_plural(len(external), 'event date')} that other sources contradict"
-            items.append(tail)
-            strength = 0.45
+        items.append("other sources give " + ", ".join(o.isoformat() for o in sorted(others)[:3]))
+        strength += 0.1 if internal else 0.0
     return _signal("date_conflict", strength, _evidence(head, items))
 
 
@@ -1046,58 +1179,56 @@ def article_signals(article: Article, *, other_dates: Sequence[date] = ()) -> li
     """Every quality signal of ``article``, strongest first; each with a stable id and its evidence.
 
     ``other_dates``: event dates that other sources of the story give (for the "contradicts other sources" check).
-    Lexicon-based signals (wording, attribution, spelling) are English-only; other languages get the rest.
+    Wording, attribution and spelling signals are English-only; other languages get the language-neutral ones.
     """
     title = _prepare(getattr(article, "title", "") or "")
     body = _prepare(getattr(article, "text", "") or "")
-    text = (title + "\n\n" + body) if title else body
-    language = str(getattr(article, "language", "en") or "en").lower()
-    english = language.startswith("en")
-    doc = _build_doc(text, english)
-    if not english:
-        doc.hits = {}
-
-    out: list[Signal | None] = []
-    out.append(_sig_citations(doc))  # sets doc.citation_count for later detectors
-    out.append(_sig_commercial(doc))  # sets doc.commercial_lines
-    out.append(_sig_social(doc))  # sets doc.social_spans
-    if english:
-        out.append(_sig_named_attribution(doc))
-        out.append(_sig_direct_quote(doc))
-        out.append(_sig_vague_sourcing(doc))
-        out.append(_sig_chatbot(doc))
-        out.append(_sig_loaded(doc))
-        out.append(_sig_opinion(doc))
-        out.append(_sig_hedging(doc))
-        out.append(_sig_boosters(doc))
-        out.append(_sig_misspellings(doc))
-    out.append(_sig_sensational(doc))
-    out.append(_sig_markup(doc))
-    out.append(_sig_repeated(doc))
+    doc = _build_doc((title + "\n\n" + body) if title else body)
+    english = str(getattr(article, "language", "en") or "en").lower().startswith("en")
+    if not english:  # keep only the language-neutral triggers
+        doc.hits = {k: v for k, v in doc.hits.items() if k in ("_url", "_social", "_month")}
     try:
         dates = list(other_dates or ())
     except TypeError:
         dates = []
-    out.append(_sig_dates(doc, dates))
+
+    found: list[Signal | None] = [
+        _sig_citations(doc),  # sets citation_count and list_span for later detectors
+        _sig_commercial(doc),  # sets commercial_lines
+        _sig_social(doc),  # sets social_spans
+    ]
+    if english:
+        found += [
+            _sig_named_attribution(doc),  # sets attributions
+            _sig_direct_quote(doc),
+            _sig_vague_sourcing(doc),
+            _sig_chatbot(doc),
+            _sig_loaded(doc),
+            _sig_opinion(doc),
+            _sig_hedging(doc),
+            _sig_boosters(doc),
+            _sig_misspellings(doc),
+        ]
+    found += [_sig_sensational(doc), _sig_markup(doc), _sig_repeated(doc), _sig_dates(doc, dates)]
 
     published = _as_date(getattr(article, "published", None))
     if published is not None:
-        out.append(_signal("dated", 0.1, f"published {published.isoformat()}"))
+        found.append(_signal("dated", 0.1, f"published {published.isoformat()}"))
     else:
-        out.append(_signal("undated", 0.1, "no publication date given"))
+        found.append(_signal("undated", 0.1, "no publication date given"))
     author = getattr(article, "author", None)
     author = _trim(clean_text(author), 60) if isinstance(author, str) else ""
     if author:
-        out.append(_signal("byline", 0.15, f"by {_q(author, 60)}"))
+        found.append(_signal("byline", 0.15, f"by {_q(author, 60)}"))
     else:
-        out.append(_signal("no_byline", 0.1, "no author given"))
+        found.append(_signal("no_byline", 0.1, "no author given"))
 
-    signals = [s for s in out if s is not None and s.evidence]
+    signals = [s for s in found if s is not None and s.evidence]
     signals.sort(key=_signal_order)
     return signals
 
 
-#: factual_record value -> contribution to the rating score (FACTUAL_RECORD_VALUES, best first).
+#: factual_record value -> contribution to the rating score (values of FACTUAL_RECORD_VALUES, best first).
 FACTUAL_RECORD_SCORE = {"high": 0.6, "mostly_high": 0.35, "mixed": 0.0, "low": -0.6, "very_low": -0.9}
 #: Flags -> contribution to the rating score.
 FLAG_SCORE = {
@@ -1130,6 +1261,7 @@ SIGNAL_SCALE = 1.5
 
 
 def _rating_score(outlet_type: OutletType | str | None, rating: OutletRating | None) -> float:
+    """-1..+1 from the outlet type, the rating's factual_record and its flags (docs/signals.md)."""
     score = 0.0
     try:
         score += OUTLET_TYPE_SCORE.get(OutletType(outlet_type), 0.0) if outlet_type else 0.0
@@ -1137,15 +1269,18 @@ def _rating_score(outlet_type: OutletType | str | None, rating: OutletRating | N
         pass
     if rating is not None:
         if rating.factual_record is not None:
-            value = _canon(rating.factual_record.value).replace(" ", "_")
-            score += FACTUAL_RECORD_SCORE.get(value, 0.0)
+            score += FACTUAL_RECORD_SCORE.get(_canon(rating.factual_record.value).replace(" ", "_"), 0.0)
         for flag in rating.flags:
             score += FLAG_SCORE.get(flag, 0.0)
     return _clamp(score, -1.0, 1.0)
 
 
 def source_trust(signals: list[Signal], outlet_type: OutletType, rating: OutletRating | None) -> float:
-    """-1 (least trustworthy) .. +1: 0.7 × tanh(Σ ±weight×strength / 1.5) + 0.3 × rating score (docs/signals.md)."""
+    """-1 (least trustworthy) .. +1.
+
+    trust = 0.7 × tanh(Σ ±weight(id) × strength / 1.5) + 0.3 × rating score, where the rating score adds the outlet
+    type, the factual record and the flags (clamped to -1..+1); see docs/signals.md.
+    """
     score = 0.0
     for s in signals:
         d = _CATALOGUE.get(s.id)
@@ -1157,19 +1292,19 @@ def source_trust(signals: list[Signal], outlet_type: OutletType, rating: OutletR
 
 
 _ITEM_RE = re.compile(r"“([^“”]{1,200})”")
-_LEAD_INT_RE = re.compile(r"^(\d{1,9})\b")
+_LEAD_INT_RE = re.compile(r"(\d{1,9})\b")
 
 
 def _phrase(s: Signal) -> str:
     d = _CATALOGUE.get(s.id)
     if d is None:
-        return _trim(s.label, 60)
+        return _trim(s.label, 60).lower()
     m = _LEAD_INT_RE.match(s.evidence)
     n = m.group(1) if m else ""
     items = ", ".join("'" + _trim(x, 32) + "'" for x in _ITEM_RE.findall(s.evidence)[:2])
     phrase = d.phrase
     if "{items}" in phrase and not items:
-        phrase = phrase.split(":")[0]
+        return phrase.split(":")[0]
     if "{n}" in phrase and not n:
         return d.label.lower()
     return phrase.format(n=n, items=items, s="" if n == "1" else "s")
@@ -1195,18 +1330,17 @@ def build_sources(
     *,
     other_dates_by_article: Mapping[str, Sequence[date]] | None = None,
 ) -> list[SourceOut]:
-    """One SourceOut per article, most to least trustworthy (ties by article id).
+    """One SourceOut per article, most to least trustworthy (ties broken by article id).
 
-    ``rating`` is the effective rating for the outlet (e.g. a server's over the global one); when it is None the
-    outlet's own ``rating`` is used.
+    ``rating`` is the effective rating of the outlet (e.g. a server's over the global one); when it is None the
+    outlet's own ``rating`` is used.  An empty rating is reported as None.
     """
-    scored: list[SourceOut] = []
+    out: list[SourceOut] = []
     for article, outlet, rating in items:
         effective = rating if rating is not None else outlet.rating
-        others = (other_dates_by_article or {}).get(article.id, ())
-        signals = article_signals(article, other_dates=others)
+        signals = article_signals(article, other_dates=(other_dates_by_article or {}).get(article.id, ()))
         published = _as_date(article.published)
-        scored.append(
+        out.append(
             SourceOut(
                 article=article.id,
                 outlet=outlet.name,
@@ -1214,11 +1348,13 @@ def build_sources(
                 url=article.url,
                 published=published.isoformat() if published else None,
                 role=str(getattr(article.role, "value", article.role)),
-                rating=None if effective is None or effective.is_empty() else effective.model_dump(mode="json", exclude_none=True),
+                rating=None
+                if effective is None or effective.is_empty()
+                else effective.model_dump(mode="json", exclude_none=True),
                 signals=signals,
                 trust=source_trust(signals, outlet.type, effective),
                 summary=summarize(signals, effective),
             )
         )
-    scored.sort(key=lambda s: (-s.trust, s.article))
-    return scored
+    out.sort(key=lambda s: (-s.trust, s.article))
+    return out
