@@ -35,6 +35,7 @@ CHAN_A2 = 100000000000000011  # #offtopic in server A
 THREAD_A = 100000000000000012  # a thread in #news
 CHAN_B = 200000000000000010
 MOD_ROLE_A = 100000000000000020
+DEFAULT_CHANNEL = {GUILD_A: CHAN_A, GUILD_B: CHAN_B}
 
 MOD = 500000000000000001  # has Manage Server in A
 MEMBER = 500000000000000002  # plain member (no Manage Server)
@@ -329,8 +330,8 @@ class FakeDiscord:
             payload["member"] = self.member(user, roles=roles, perms=perms, bot=bot, name=name)
             guild_obj = self.state._get_guild(guild)
             ch = guild_obj.get_channel_or_thread(channel) if guild_obj else None
-            payload["channel"] = {"id": str(channel), "type": ch.type.value if ch else 0, "guild_id": str(guild),
-                                  "name": getattr(ch, "name", "channel")}
+            payload["channel"] = {**channel_payload(channel, guild, getattr(ch, "name", "channel")),
+                                  "type": ch.type.value if ch else 0}
             payload["context"] = 0
         else:
             payload["user"] = user_payload(user, name, bot=bot)
@@ -342,12 +343,13 @@ class FakeDiscord:
         return discord.Interaction(data=payload, state=self.state)
 
     def command(self, path: str, options: dict[str, Any] | None = None, *, user: int = MOD, guild: int | None = GUILD_A,
-                channel: int = CHAN_A, perms: discord.Permissions | None = None, roles: tuple[int, ...] = (),
+                channel: int | None = None, perms: discord.Permissions | None = None, roles: tuple[int, ...] = (),
                 bot: bool = False, resolved: dict[str, Any] | None = None, focused: str | None = None,
                 name: str | None = None) -> discord.Interaction:
         """A slash command interaction; ``path`` is "check" or "corpus story-add"; autocomplete when ``focused``."""
         if perms is None:
             perms = MOD_PERMS if user in (MOD, MOD_B) else MEMBER_PERMS
+        channel = channel or DEFAULT_CHANNEL.get(guild, CHAN_A)
         opts = []
         for key, value in (options or {}).items():
             opts.append({"name": key, "type": _option_type(value), "value": _option_value(value),
@@ -363,7 +365,8 @@ class FakeDiscord:
                           roles=roles, bot=bot, message=None, name=name)
 
     def context_menu(self, message: dict[str, Any], *, user: int = MEMBER, guild: int | None = GUILD_A,
-                     channel: int = CHAN_A, perms: discord.Permissions = MEMBER_PERMS) -> discord.Interaction:
+                     channel: int | None = None, perms: discord.Permissions = MEMBER_PERMS) -> discord.Interaction:
+        channel = channel or int(message["channel_id"])
         data = {"id": str(snowflake()), "name": "Check claim", "type": 3, "target_id": message["id"],
                 "resolved": {"messages": {message["id"]: message}}}
         return self._base(2, data, user=user, guild=guild, channel=channel, perms=perms, roles=(), bot=False,
