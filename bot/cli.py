@@ -333,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except Exception as exc:  # noqa: BLE001 - pydantic's message names the variable at fault
         return _fail(f"bad setting in the environment or .env: {exc}".splitlines()[0])
-    setup_logging(settings.log_level, [settings.token] if settings.token else None)
+    level = settings.log_level
+    if args.command not in (None, "run", "sync") and "log_level" not in settings.model_fields_set:
+        level = "WARNING"  # one-shot commands print results, not progress logs, unless asked to
+    setup_logging(level, [settings.token] if settings.token else None)
     if args.db is None:
         args.db = settings.database
     if getattr(args, "threshold", 0) is None:
