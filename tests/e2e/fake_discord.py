@@ -923,6 +923,8 @@ class FakeDiscord:
         self.presence_updates: list[dict[str, Any]] = []
         self.typing: list[int] = []
         self.reactions: list[tuple[int, int, str]] = []
+        #: The bot's replies that notify the author of the message they reply to (allowed_mentions.replied_user).
+        self.reply_pings: list[SentMessage] = []
         self._attachments: dict[str, bytes] = {}
 
         self._waiters: list[asyncio.Future[None]] = []
@@ -1750,7 +1752,9 @@ class FakeDiscord:
                 "version": str(snowflake()), "type": c.get("type", 1), "name": c["name"],
                 "name_localizations": c.get("name_localizations"), "description": c.get("description", ""),
                 "description_localizations": c.get("description_localizations"),
-                "default_member_permissions": c.get("default_member_permissions"),
+                # Discord answers permissions as strings whatever the bot sent (discord.py sends an int).
+                "default_member_permissions": None if c.get("default_member_permissions") is None
+                else str(c["default_member_permissions"]),
                 "dm_permission": c.get("dm_permission", True), "nsfw": c.get("nsfw", False),
                 "contexts": c.get("contexts"), "integration_types": c.get("integration_types", [0]),
             }
@@ -1890,7 +1894,10 @@ class FakeDiscord:
                 raise DiscordError(403, 50013, "Missing Permissions")
         self._pings_check(rec, body)
         msg = self._new_bot_message(ch.id, body, rec.files)
-        self._record_sent(msg, "channel")
+        sm = self._record_sent(msg, "channel")
+        am = body.get("allowed_mentions")
+        if body.get("message_reference") and (am is None or am.get("replied_user")):
+            self.reply_pings.append(sm)  # Discord notifies the author of the message replied to
         return 200, msg
 
     def _find_sent(self, message_id: int) -> SentMessage | None:
