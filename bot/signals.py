@@ -498,6 +498,10 @@ _ROLE_SUBJ_RE = re.compile(
     r"(?:minister|spokes(?:man|woman|person)|president|secretary|ambassador|governor|mayor|chancellor|commander|"
     rf"envoy|chairman|chairwoman|prosecutor|premier))[ \t]{{1,2}}{_ADV}\Z"
 )
+# "Oz Hassan, a scholar at Warwick, said" / "the minister, Mullah Yaqoob, told": names around an appositive.
+_CHAIN_END_RE = re.compile(rf"(?<![\w'’])(?P<who>{_CHAIN})[ \t]{{0,2}}\Z")
+_CHAIN_FULL_RE = re.compile(rf"[ \t]{{0,2}}(?P<who>{_CHAIN})[ \t]{{0,2}}\Z")
+_APPOS_BEFORE_VERB_RE = re.compile(rf",[ \t]{{1,2}}{_ADV}\Z")
 _INV_VERBS = frozenset("said says noted added told remarked explained wrote warned argued stressed".split())
 _NAME_AFTER_RE = re.compile(rf"[ \t]{{1,2}}(?P<who>{_NAME}(?:[ \t]{{1,2}}{_NAME}){{0,3}})")
 _NOUN_VERBS = frozenset("states notes claims remarks stresses tells adds".split())
@@ -509,6 +513,7 @@ _ACC_VAGUE_RE = re.compile(  # lower-cased text, right after "according to"
     r"media[ \t]reports?|reports?|sources?|experts?|analysts?|observers?|officials?|insiders?|rumou?rs|the[ \t]news|"
     r"news|people[ \t]familiar|residents|witnesses)\b"
 )
+_ACC_STOP_RE = re.compile(r"[,.;:()\n\[]")
 _ACC_NAMED_AFTER_RE = re.compile(r"[ \t]{1,2}(?:by|from|of|in)[ \t]{1,2}(?:the[ \t]{1,2})?[A-Z]")
 _ACC_ROLE_RE = re.compile(
     r"(?:the[ \t]{1,2})?(?:[A-Z][\w'’.\-]{0,30}|head|minister|ministry|spokes(?:man|woman|person)|president|"
@@ -565,6 +570,20 @@ def _find_attributions(doc: _Doc) -> list[tuple[int, int, str]]:
             if who.split()[0] == "The" or who.split()[0] not in _SUBJ_SKIP:
                 found[vs] = (role.start("who"), ve, who)
                 continue
+        comma = _APPOS_BEFORE_VERB_RE.search(text, max(0, vs - 40), vs)
+        if comma:
+            c1 = comma.start()
+            c0 = text.rfind(",", max(0, c1 - 120), c1)
+            inner = _CHAIN_FULL_RE.match(text, c0 + 1, c1) if c0 != -1 else None
+            named = _named_subject(inner.group("who")) if inner else None
+            if inner and named:  # "the minister, Mullah Yaqoob, told"
+                found[vs] = (inner.start("who"), ve, named)
+                continue
+            outer = _CHAIN_END_RE.search(text, max(0, c0 - 100), c0) if c0 != -1 else None
+            named = _named_subject(outer.group("who")) if outer else None
+            if outer and named:  # "Oz Hassan, a scholar at Warwick, said"
+                found[vs] = (outer.start("who"), ve, named)
+                continue
         if verb in _INV_VERBS and text[max(0, vs - 3) : vs].rstrip(" \t")[-1:] in (",", "”", '"'):
             after = _NAME_AFTER_RE.match(text, ve, ve + 140)
             named = _named_subject(after.group("who")) if after else None
@@ -577,9 +596,9 @@ def _find_attributions(doc: _Doc) -> list[tuple[int, int, str]]:
         rest = text[pos : pos + 120]
         r = _ACC_ROLE_RE.match(rest)
         if r and _named_subject(rest[: r.end()]) is not None:
-            comma = rest.find(",", 0, 70)
-            end = pos + (max(r.end(), comma) if comma != -1 else min(len(rest), max(r.end(), 60)))
-            found.setdefault(h.start, (h.start, end, rest[: r.end()]))
+            stop = _ACC_STOP_RE.search(rest, r.end())
+            cut = stop.start() if stop else min(len(rest), r.end() + 60)
+            found.setdefault(h.start, (h.start, pos + cut, rest[:cut].strip()))
     doc.attributions = sorted(found.values())
     return doc.attributions
 
@@ -591,8 +610,9 @@ def _sig_named_attribution(doc: _Doc) -> Signal | None:
     spans: list[str] = []
     seen: set[str] = set()
     for s, e, who in atts:
-        if _canon(who) not in seen:
-            seen.add(_canon(who))
+        speaker = _canon(who).split()[-1]  # "Mullah Mohammad Yaqoob" and "Yaqoob" are one source
+        if speaker not in seen:
+            seen.add(speaker)
             spans.append(_q(doc.text[s:e], 60))
     n = len(atts)
     head = f"{_plural(n, 'attributed statement')} from {_plural(len(seen), 'named source')}"
