@@ -34,6 +34,7 @@ from bot.extract import (
     extract_places,
     extract_roles,
     format_date,
+    polarity_of,
     quote_around,
 )
 from bot.models import (
@@ -262,26 +263,51 @@ def _other_named_agreement_spans(sentence: str) -> list[tuple[int, int]]:
     ]
 
 
+_NOT_YET_RE = re.compile(
+    r"\b(?:will|shall|would|to|is\s{1,3}due\s{1,3}to|expected\s{1,3}to|set\s{1,3}to|plans?\s{1,3}to|ready\s{1,3}to)"
+    r"\s{1,3}(?:be\s{1,3})?$",
+    re.I,
+)
+_OTHER_DOCUMENT_RE = re.compile(r"\b(?:decree|law|bill|order|contract|petition|letter|statement|visa)s?\b", re.I)
+
+
+def _asserted(text: str, start: int, end: int, sentence_start: int = 0) -> bool:
+    """The event word at [start, end) is stated as done: not negated, hedged or still to come ("plans to sign")."""
+    if _NOT_YET_RE.search(text, max(sentence_start, start - 30), start):
+        return False
+    return polarity_of(text, start, end, sentence_start)[0] == Polarity.affirmed
+
+
+def _signs(sentence: str) -> list[re.Match[str]]:
+    """The sign verbs of a sentence that report a signing as done."""
+    return [m for m in _SIGN_VERB_RE.finditer(sentence) if _asserted(sentence, m.start(), m.end())]
+
+
 def _is_signing_sentence(sentence: str) -> bool:
-    """The sentence reports a signing of an agreement that is not a different, named one ("the Doha Agreement")."""
-    if not _SIGN_VERB_RE.search(sentence):
+    """The sentence reports a signing (as done) of an agreement that is not a different, named one ("the Doha
+    Agreement") nor another kind of document ("signed a decree")."""
+    if not _signs(sentence):
         return False
     named = _other_named_agreement_spans(sentence)
     for m in _AGREEMENT_RE.finditer(sentence):
         if not any(s <= m.start() < e for s, e in named):
             return True
-    # "Russia and the Taliban signed on Sunday" (no noun) still counts when no other agreement is named.
-    return not named
+    # "Russia and the Taliban signed on Sunday" (no noun) counts when no other agreement or document is named.
+    return not named and not _OTHER_DOCUMENT_RE.search(sentence)
 
 
 def _mentions_story_event(text: str) -> bool:
-    """The article reports the signing (or names the military/technical agreement itself)."""
+    """The article reports the signing as done, or names the military/technical agreement itself (outside a
+    sentence that only announces or speculates about a signing)."""
     for s in SentenceIndex(text).items:
         named = _other_named_agreement_spans(s.text)
-        if _SIGN_FORM_RE.search(s.text) and any(
-            not any(a <= m.start() < b for a, b in named) for m in _AGREEMENT_RE.finditer(s.text)
-        ):
-            return True
+        if _SIGN_VERB_RE.search(s.text):
+            if _is_signing_sentence(s.text) and any(
+                not any(a <= m.start() < b for a, b in named) for m in _AGREEMENT_RE.finditer(s.text)
+            ):
+                return True
+            if not _signs(s.text):
+                continue  # "they plan to sign a military agreement": not yet the story
         for m in _TOPIC_AGREEMENT_RE.finditer(s.text):
             if not any(a <= m.start() < b or a < m.end() <= b for a, b in named):
                 return True
@@ -388,6 +414,8 @@ def extract_facts(story: Story | None, article: Article) -> list[Fact]:
     for d in extract_dates(text, anchor=article.published):
         if d.value is None or d.dateline or not d.event or d.key is None:
             continue
+        if d.event_at is not None and not _asserted(text, d.event_at, d.event_at + 1, sents.at(d.event_at).start):
+            continue
         quotes: list[str] = []
         if d.posted and d.event_at is not None:
             if d.event == "signed" and not signing.get(sents.at(d.event_at).start, False):
@@ -414,7 +442,7 @@ def extract_facts(story: Story | None, article: Article) -> list[Fact]:
     for s in sents.items:
         if not signing.get(s.start):
             continue
-        verbs = [e for e in sign_events if s.start <= e.start < s.end]
+        verbs = [e for e in sign_events if s.start <= e.start < s.end and _asserted(text, e.start, e.end, s.start)]
         if not verbs:
             continue
         in_s = [p for p in places if s.start <= p.start < s.end and p.cue]

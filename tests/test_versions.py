@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.extract import extract_dates
 from bot.models import (
@@ -63,6 +65,15 @@ signed the document.
 Afghan officials described the deal as technical cooperation and said it was not a military alliance. Neither side \
 said whether the deal could lead to sending Afghan fighters abroad.
 """
+
+
+_TOKENS = [
+    "May", "31,", "2026", "31/05/2026", "on Sunday", "yesterday", "earlier this week", "signed", "signing", "the",
+    "agreement", "military-technical", "cooperation", "alliance", "not", "rather than", "could", "in", "Moscow",
+    "region", "Kabul", "ceremony", "forum", "Russia's", "Security Council secretary", "Taliban's", "defence minister",
+    "signed by", "deployment of fighters", "Doha Agreement", ".", "\n", "— @handle", "MOSCOW,", "visit", "delist",
+    "\u202e", "é",
+]  # fmt: skip
 
 
 def seed_text(stem: str) -> str:
@@ -466,3 +477,39 @@ def test_extract_facts_keys(seeds: list[Article]) -> None:
             ("where-signed", "moscow"), ("where-signed", "moscow region"), ("what-kind", "cooperation"),
             ("what-kind", "alliance"), ("fighters-deployed", "hedged")} <= facts  # fmt: skip
     assert ("when-accepted", "2026-01") in facts  # 002: "By January 2026 ... accepted the credentials"
+
+
+def test_announced_or_hedged_signings_are_not_versions() -> None:
+    story = make_story()
+    text = ("Russia and the Taliban plan to sign a military-technical agreement on 31 May 2026 in Moscow. "
+            "The agreement could be signed on 1 June 2026, officials said. It was not signed on 30 May 2026.")  # fmt: skip
+    early = make_article("x-announcement", text, date(2026, 5, 20))
+    assert extract_facts(story, early) == []
+    reason = background_reason(story, early)
+    assert reason is not None and "before the story was first seen" in reason
+    # "signed a decree" is not the agreement.
+    decree = make_article("x-decree", "Putin signed a decree on 17 April 2026 about the Taliban.", date(2026, 6, 2))
+    assert [f for f in extract_facts(story, decree) if f.facet == "when-signed"] == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=50).map(" ".join).filter(lambda t: t.strip()),
+        min_size=1,
+        max_size=4,
+    ),
+    st.one_of(st.none(), st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 1, 1))),
+)
+def test_fuzz_suggest_positions_never_raises(bodies: list[str], published: date | None) -> None:
+    arts = [make_article(f"fuzz-{i}", body, published) for i, body in enumerate(bodies)]
+    story = make_story(curated_questions())
+    for q in suggest_positions(story, arts, new=arts[:1]) + suggest_positions(make_story(), arts):
+        for p in q.positions:
+            assert p.status == PositionStatus.suggested and p.articles
+            for e in p.evidence:
+                assert len(e.quote) <= 300
+    build_versions(story, arts, {a.id: 0.5 for a in arts})
+    detect_conflicts(story.questions)
+    for a in arts:
+        classify_role(story, a)
