@@ -29,7 +29,7 @@ from bot.app import AUTOREPLY_THRESHOLD, moderator_group, moderator_only
 from bot.render import compact_embed
 from bot.service import CheckInputError, validate_claim
 from cogs.checking import message_texts
-from cogs.corpus_admin import reply
+from cogs.corpus_admin import in_range, reply
 from cogs.common import feedback_view
 
 if TYPE_CHECKING:
@@ -244,6 +244,8 @@ class AutoReply(commands.Cog):
         threshold: app_commands.Range[float, 0, 100] | None = None,
         cooldown: app_commands.Range[int, 1, 1440] | None = None,
     ) -> None:
+        in_range(threshold, 0, 100, "threshold")
+        in_range(cooldown, 1, 1440, "cooldown")
         channel_id, cfg = await self._set(
             interaction, channel, enabled=True, threshold=threshold, cooldown_s=cooldown * 60 if cooldown else None
         )
@@ -268,6 +270,7 @@ class AutoReply(commands.Cog):
     async def threshold(
         self, interaction: discord.Interaction, value: app_commands.Range[float, 0, 100], channel: discord.TextChannel | None = None
     ) -> None:
+        in_range(value, 0, 100, "value")
         channel_id, cfg = await self._set(interaction, channel, threshold=float(value))
         await reply(interaction, "Saved. " + self.describe(channel_id, cfg))
 
@@ -277,6 +280,7 @@ class AutoReply(commands.Cog):
     async def cooldown(
         self, interaction: discord.Interaction, minutes: app_commands.Range[int, 1, 1440], channel: discord.TextChannel | None = None
     ) -> None:
+        in_range(minutes, 1, 1440, "minutes")
         channel_id, cfg = await self._set(interaction, channel, cooldown_s=int(minutes) * 60)
         await reply(interaction, "Saved. " + self.describe(channel_id, cfg))
 

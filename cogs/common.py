@@ -267,6 +267,14 @@ async def send_report(
     )
 
 
+def code(text: str | None, limit: int = 120) -> str:
+    """An id or other literal shown as inline code (nothing inside renders, and it cannot break out)."""
+    text = " ".join((text or "").split()).replace("`", "ˋ")
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"`{text or ' '}`"
+
+
 def plain(text: str | None, limit: int = 200) -> str:
     """User or corpus text for a message line: inert and short."""
     text = " ".join((text or "").split())

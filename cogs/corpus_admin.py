@@ -45,7 +45,7 @@ from bot.models import (
 from bot.render import COLOR_OK, EmbedBuilder, clip, inert
 from bot.urls import canonicalize_url, registered_domain
 from bot.versions import suggest_positions
-from cogs.common import plain
+from cogs.common import code, plain
 from storage.corpus import Actor, CorpusError, PermissionDenied
 
 if TYPE_CHECKING:
@@ -101,6 +101,17 @@ def parse_entities(text: str | None) -> list[Entity]:
 
 def short_hash(*parts: str) -> str:
     return hashlib.sha1("\x00".join(parts).encode("utf-8", "ignore")).hexdigest()[:6]
+
+
+def check_url(url: str | None, field: str) -> None:
+    if url and not canonicalize_url(url):
+        raise UserError(f"{field}: not an http(s) link.")
+
+
+def in_range(value: float | int | None, low: float, high: float, field: str) -> None:
+    """Discord enforces an option's min/max in its client only: check again here."""
+    if value is not None and not low <= value <= high:
+        raise UserError(f"{field}: not valid here; give a value from {low:g} to {high:g}.")
 
 
 def parse_date(text: str | None, field: str) -> date | None:
@@ -285,7 +296,7 @@ class CorpusAdmin(commands.Cog):
     async def _visible_story(self, story_id: str, guild_id: int) -> Story:
         story = await self._read(self.reader.story, story_id, guild_id)
         if story is None or story_id in await self._read(self.reader.hidden_stories, guild_id):
-            raise UserError(f"Unknown story {plain(story_id, 120)!s}: pick one from the list as you type.")
+            raise UserError(f"Unknown story {code(story_id)}: pick one from the list as you type.")
         return story
 
     # -- stories --------------------------------------------------------------------------------------------------
@@ -314,11 +325,11 @@ class CorpusAdmin(commands.Cog):
             topic_terms=split_list(topic_terms),
         )
         if await self._read(self.reader.story_owner, story.id) is not None:
-            raise UserError(f"A story with the id `{plain(story.id, 120)}` exists already; choose another id.")
+            raise UserError(f"A story with the id {code(story.id)} exists already; choose another id.")
         await self.bot.corpus.apply(CorpusFile(stories=[story]), actor(interaction), action="story-add")
         await reply(
             interaction,
-            f"Added the story **{plain(story.title)}** (`{story.id}`). Next: `/corpus article-add`, "
+            f"Added the story **{plain(story.title)}** ({code(story.id)}). Next: `/corpus article-add`, "
             "`/corpus claim-add`, `/corpus question-add`. Undo with `/corpus undo`.",
         )
 
@@ -384,7 +395,7 @@ class CorpusAdmin(commands.Cog):
         fields["id"] = str(fields.get("id") or f"{slugify(base, 50)}-{short_hash(story, base, str(fields['text'])[:500])}")
         article = build(Article, **fields)
         if await self._read(self.reader.article, article.id, guild) is not None:
-            raise UserError(f"An article with the id `{plain(article.id, 120)}` exists already; choose another id.")
+            raise UserError(f"An article with the id {code(article.id)} exists already; choose another id.")
         try:
             await self.bot.corpus.apply(
                 CorpusFile(outlets=new_outlets, articles=[article]), actor(interaction), action="article-add"
@@ -399,9 +410,9 @@ class CorpusAdmin(commands.Cog):
             await self.bot.corpus.apply(
                 CorpusFile(outlets=new_outlets, articles=[article]), actor(interaction), action="article-add"
             )
-        msg = f"Added the article **{plain(article.title or article.id)}** (`{article.id}`) to `{story}`"
+        msg = f"Added the article **{plain(article.title or article.id)}** ({code(article.id)}) to {code(story)}"
         if new_outlets:
-            msg += f", with the new outlet `{new_outlets[0].id}` (rate it with `/corpus rate`)"
+            msg += f", with the new outlet {code(new_outlets[0].id)} (rate it with `/corpus rate`)"
         msg += ". Undo with `/corpus undo`."
         suggestions = await self._read(suggest, self.bot, story, article, guild)
         if not suggestions:
@@ -420,7 +431,7 @@ class CorpusAdmin(commands.Cog):
         if outlet:
             found = await self._read(self.reader.outlet, outlet, guild)
             if found is None:
-                raise UserError(f"Unknown outlet `{plain(outlet, 100)}`: pick one from the list, or leave it out.")
+                raise UserError(f"Unknown outlet {code(outlet)}: pick one from the list, or leave it out.")
             return [], found.id
         if not url:
             raise UserError("Name the outlet (the outlet option) or give the article's link.")
@@ -463,15 +474,16 @@ class CorpusAdmin(commands.Cog):
     ) -> None:
         guild = int(interaction.guild_id or 0)
         await self._visible_story(story, guild)
+        check_url(review_url, "review_url")
         claim_id = id or f"claim-{slugify(text, 50)}-{short_hash(story, text)}"
         claim = build(
             Claim, id=claim_id, story=story, text=text, verdict=verdict, claimant=claimant, reviewed_by=reviewed_by,
             review_url=review_url, articles=split_list(articles),
         )
         if any(c.id == claim.id for c in await self._read(self.reader.claims, story, guild)):
-            raise UserError(f"The claim `{claim.id}` exists already; change it with `/corpus claim-edit`.")
+            raise UserError(f"The claim {code(claim.id)} exists already; change it with `/corpus claim-edit`.")
         await self.bot.corpus.apply(CorpusFile(claims=[claim]), actor(interaction), action="claim-add")
-        await reply(interaction, f"Added the claim “{plain(claim.text)}” (`{claim.id}`) to `{story}`.")
+        await reply(interaction, f"Added the claim “{plain(claim.text)}” ({code(claim.id)}) to {code(story)}.")
 
     @corpus.command(name="claim-edit", description="Change a claim this server added")
     @app_commands.describe(
@@ -495,9 +507,11 @@ class CorpusAdmin(commands.Cog):
         await self._visible_story(story, guild)
         current = next((c for c in await self._read(self.reader.claims, story, guild) if c.id == claim), None)
         if current is None:
-            raise UserError(f"Unknown claim `{plain(claim, 120)}` in `{plain(story, 120)}`.")
+            raise UserError(f"Unknown claim {code(claim)} in {code(story)}.")
         if current.guild_id != guild:
-            raise UserError(f"The claim `{current.id}` is part of the global corpus; only the bot owner can change it.")
+            raise UserError(f"The claim {code(current.id)} is part of the global corpus; only the bot owner can change it.")
+        if review_url and review_url.strip() != "-":
+            check_url(review_url, "review_url")
         changes: dict[str, Any] = {"text": text}
         for name, value in (("verdict", verdict), ("claimant", claimant), ("reviewed_by", reviewed_by),
                             ("review_url", review_url)):
@@ -508,7 +522,7 @@ class CorpusAdmin(commands.Cog):
         data["guild_id"] = None
         updated = build(Claim, **{k: v for k, v in data.items() if v is not None})
         await self.bot.corpus.apply(CorpusFile(claims=[updated]), actor(interaction), action="claim-edit")
-        await reply(interaction, f"Changed the claim `{updated.id}`: “{plain(updated.text)}”.")
+        await reply(interaction, f"Changed the claim {code(updated.id)}: “{plain(updated.text)}”.")
 
     # -- questions and positions ----------------------------------------------------------------------------------
 
@@ -528,9 +542,9 @@ class CorpusAdmin(commands.Cog):
         qid = id or f"{slugify(text, 50)}-{short_hash(story, text)}"
         question = build(Question, id=qid, text=text, kind=QuestionKind(kind))
         if any(q.id == question.id for q in st.questions):
-            raise UserError(f"The question `{question.id}` exists already; change it with `/corpus question-edit`.")
+            raise UserError(f"The question {code(question.id)} exists already; change it with `/corpus question-edit`.")
         await self.bot.corpus.upsert_question(story, question, actor(interaction))
-        await reply(interaction, f"Added the question “{plain(question.text)}” (`{question.id}`). "
+        await reply(interaction, f"Added the question “{plain(question.text)}” ({code(question.id)}). "
                                  "Add answers with `/corpus position-add`.")
 
     @corpus.command(name="question-edit", description="Change a question this server added")
@@ -548,13 +562,13 @@ class CorpusAdmin(commands.Cog):
         st = await self._visible_story(story, guild)
         current = next((q for q in st.questions if q.id == question), None)
         if current is None:
-            raise UserError(f"Unknown question `{plain(question, 120)}` in `{plain(story, 120)}`.")
+            raise UserError(f"Unknown question {code(question)} in {code(story)}.")
         updated = build(
             Question, id=current.id, text=text or current.text, kind=QuestionKind(kind) if kind else current.kind,
             positions=current.positions,
         )
         await self.bot.corpus.upsert_question(story, updated, actor(interaction))
-        await reply(interaction, f"Changed the question `{updated.id}`: “{plain(updated.text)}”.")
+        await reply(interaction, f"Changed the question {code(updated.id)}: “{plain(updated.text)}”.")
 
     @corpus.command(name="position-add", description="Add an answer to a question, with the articles that take it")
     @app_commands.describe(
@@ -578,7 +592,7 @@ class CorpusAdmin(commands.Cog):
         st = await self._visible_story(story, guild)
         q = next((q for q in st.questions if q.id == question), None)
         if q is None:
-            raise UserError(f"Unknown question `{plain(question, 120)}` in `{plain(story, 120)}`.")
+            raise UserError(f"Unknown question {code(question)} in {code(story)}.")
         arts = split_list(articles)
         evidence = []
         if quote:
@@ -589,9 +603,9 @@ class CorpusAdmin(commands.Cog):
         pid = id or f"{slugify(statement, 50)}-{short_hash(question, statement)}"
         position = build(Position, id=pid, statement=statement, articles=arts, evidence=evidence)
         if any(p.id == position.id for p in q.positions):
-            raise UserError(f"The position `{position.id}` exists already; change it with `/corpus position-edit`.")
+            raise UserError(f"The position {code(position.id)} exists already; change it with `/corpus position-edit`.")
         await self.bot.corpus.upsert_position(q.id, position, actor(interaction))
-        await reply(interaction, f"Added the position “{plain(position.statement)}” (`{position.id}`) to “{plain(q.text)}”.")
+        await reply(interaction, f"Added the position “{plain(position.statement)}” ({code(position.id)}) to “{plain(q.text)}”.")
 
     @corpus.command(name="position-edit", description="Change a position this server added")
     @app_commands.describe(
@@ -613,7 +627,7 @@ class CorpusAdmin(commands.Cog):
         q = next((q for q in st.questions if q.id == question), None)
         current = next((p for p in q.positions if p.id == position), None) if q else None
         if q is None or current is None:
-            raise UserError(f"Unknown position `{plain(position, 120)}` under `{plain(question, 120)}`.")
+            raise UserError(f"Unknown position {code(position)} under {code(question)}.")
         arts = split_list(articles) if articles is not None else current.articles
         evidence = [e for e in current.evidence if e.article in arts] if articles is not None else current.evidence
         updated = build(
@@ -621,7 +635,7 @@ class CorpusAdmin(commands.Cog):
             status=current.status,
         )
         await self.bot.corpus.upsert_position(q.id, updated, actor(interaction))
-        await reply(interaction, f"Changed the position `{updated.id}`: “{plain(updated.statement)}”.")
+        await reply(interaction, f"Changed the position {code(updated.id)}: “{plain(updated.statement)}”.")
 
     # -- ratings --------------------------------------------------------------------------------------------------
 
@@ -653,14 +667,13 @@ class CorpusAdmin(commands.Cog):
                 raise UserError(f"factual record: one of {', '.join(FACTUAL_RECORD_VALUES)}")
             if name == "outlet_type" and value not in {t.value for t in OutletType}:
                 raise UserError(f"outlet type: one of {', '.join(t.value for t in OutletType)}")
-            if evidence_url and not canonicalize_url(evidence_url):
-                raise UserError("evidence_url: not an http(s) link.")
+            check_url(evidence_url, "evidence_url")
             entry = build(RatingEntry, value=value, basis=basis, evidence_url=evidence_url, set_by=str(interaction.user)[:200])
         await self.bot.corpus.rate_outlet(outlet, name, entry, actor(interaction))
         if entry is None:
-            await reply(interaction, f"Cleared {field.name} of `{plain(outlet, 120)}` on this server.")
+            await reply(interaction, f"Cleared {field.name} of {code(outlet)} on this server.")
         else:
-            await reply(interaction, f"Rated `{plain(outlet, 120)}`: {field.name} = **{plain(entry.value)}** on this server.")
+            await reply(interaction, f"Rated {code(outlet)}: {field.name} = **{plain(entry.value)}** on this server.")
 
     # -- remove, hide, undo ---------------------------------------------------------------------------------------
 
@@ -669,7 +682,7 @@ class CorpusAdmin(commands.Cog):
     @moderator_only()
     async def remove(self, interaction: discord.Interaction, kind: Kind, id: str) -> None:  # noqa: A002
         await self.bot.corpus.remove(kind, id, actor(interaction))
-        await reply(interaction, f"Removed the {kind} `{plain(id, 120)}`. Undo with `/corpus undo`.")
+        await reply(interaction, f"Removed the {kind} {code(id)}. Undo with `/corpus undo`.")
 
     @corpus.command(name="hide", description="Hide a global story on this server")
     @app_commands.describe(story="The story to hide")
@@ -686,9 +699,9 @@ class CorpusAdmin(commands.Cog):
     async def unhide(self, interaction: discord.Interaction, story: str) -> None:
         guild = int(interaction.guild_id or 0)
         if story not in await self._read(self.reader.hidden_stories, guild):
-            raise UserError(f"`{plain(story, 120)}` is not hidden on this server.")
+            raise UserError(f"{code(story)} is not hidden on this server.")
         await self.bot.corpus.hide_story(story, False, actor(interaction))
-        await reply(interaction, f"`{plain(story, 120)}` is shown again on this server.")
+        await reply(interaction, f"{code(story)} is shown again on this server.")
 
     @corpus.command(name="undo", description="Undo this server's last corpus change")
     @moderator_only()
@@ -699,7 +712,7 @@ class CorpusAdmin(commands.Cog):
             return
         await reply(
             interaction,
-            f"Undid #{entry.id}: {plain(entry.action)} {plain(entry.target_kind)} `{plain(entry.target_id, 120)}` "
+            f"Undid #{entry.id}: {plain(entry.action)} {plain(entry.target_kind)} {code(entry.target_id)} "
             f"by {plain(entry.actor_name, 100)} — {plain(entry.summary)}.",
         )
 
@@ -753,6 +766,7 @@ class CorpusAdmin(commands.Cog):
     @app_commands.describe(limit="How many changes (most recent first)")
     @moderator_only()
     async def history(self, interaction: discord.Interaction, limit: app_commands.Range[int, 1, 25] = 10) -> None:
+        in_range(limit, 1, 25, "limit")
         entries = await self.bot.corpus.history(int(interaction.guild_id or 0), limit)
         e = EmbedBuilder("Corpus history", "" if entries else "No changes yet.", COLOR_OK)
         for a in entries:
@@ -767,6 +781,7 @@ class CorpusAdmin(commands.Cog):
     @app_commands.describe(limit="How many (most recent first)")
     @moderator_only()
     async def feedback(self, interaction: discord.Interaction, limit: app_commands.Range[int, 1, 25] = 10) -> None:
+        in_range(limit, 1, 25, "limit")
         rows = await self.bot.corpus.feedback(int(interaction.guild_id or 0), limit)
         e = EmbedBuilder("Not relevant — feedback", "" if rows else "No feedback yet.", COLOR_OK)
         for r in rows:
@@ -918,6 +933,7 @@ class CorpusAdmin(commands.Cog):
         private_replies: bool | None = None,
     ) -> None:
         guild = int(interaction.guild_id or 0)
+        in_range(threshold, 0, 100, "threshold")
         changes: dict[str, Any] = {}
         if moderator_role is not None:
             if moderator_role.is_default():

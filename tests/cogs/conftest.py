@@ -163,6 +163,11 @@ class Call:
         raise AssertionError(f"no button {label!r} in {[b.get('label') for b in self.buttons]}")
 
     @property
+    def plain(self) -> str:
+        """``text`` with markdown escapes removed (what a person reads)."""
+        return re.sub(r"\\(.)", r"\1", self.text)
+
+    @property
     def text(self) -> str:
         """Everything a person reads in the message: content and embeds, as one string."""
         parts = [self.content]
