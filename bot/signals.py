@@ -1169,7 +1169,8 @@ def _sig_dates(doc: _Doc, other_dates: Sequence[object]) -> Signal | None:
         return abs((a - b).days) <= 60
 
     internal = [d for d in dates if any(d != o and close(d, o) for o in dates)]
-    others = {x for x in (_as_date(o) for o in other_dates) if x is not None}
+    counts = Counter(x for x in (_as_date(o) for o in other_dates) if x is not None)
+    others = set(counts)
     external = [d for d in dates if others and d not in others and any(close(d, o) for o in others)]
     if not internal and not external:
         return None
@@ -1179,7 +1180,9 @@ def _sig_dates(doc: _Doc, other_dates: Sequence[object]) -> Signal | None:
         strength = 0.5
     else:
         head = f"{_plural(len(external), 'event date')} that other sources contradict"
-        strength = 0.45
+        # one other source may be the one in error; several agreeing on another date weigh more
+        agreeing = max(n for o, n in counts.items() if any(close(d, o) for d in external))
+        strength = 0.3 if agreeing < 2 else 0.45
     if external:
         items.append("other sources give " + ", ".join(o.isoformat() for o in sorted(others)[:3]))
         strength += 0.1 if internal else 0.0
@@ -1335,7 +1338,7 @@ def summarize(signals: list[Signal], rating: OutletRating | None) -> str:
     parts: list[str] = []
     if rating is not None:
         if rating.factual_record is not None:
-            parts.append(f"factual record: {_trim(rating.factual_record.value, 20)}")
+            parts.append(f"factual record: {_trim(rating.factual_record.value.replace('_', ' '), 20)}")
         if rating.flags:
             parts.append("flagged: " + ", ".join(str(f.value).replace("_", " ") for f in sorted(rating.flags)))
     ranked = sorted(signals, key=_signal_order)

@@ -351,6 +351,13 @@ def test_date_contradicting_other_sources():
     assert "May 31, 2026" in ev and "2026-05-29" in ev
     agree = article_signals(seed_article("001"), other_dates=[date(2026, 5, 31), date(2026, 5, 29)])
     assert "date_conflict" not in {s.id for s in agree}
+    # one other source may be the one in error; several agreeing on another date weigh more
+    one = by_id(article_signals(seed_article("001"), other_dates=[date(2026, 5, 29)]))["date_conflict"]
+    three = by_id(article_signals(seed_article("001"), other_dates=[date(2026, 5, 29)] * 3))["date_conflict"]
+    assert strength_band(one.strength) == "weak" and three.strength > one.strength
+    # a date far from every other date is another event, not a contradiction
+    far = article_signals(seed_article("001"), other_dates=[date(2019, 4, 10)])
+    assert "date_conflict" not in {s.id for s in far}
 
 
 def test_date_of_an_embedded_post_is_not_an_event_date():
@@ -407,8 +414,8 @@ def test_summaries_are_one_actionable_line(seeds):
     assert "\n" not in s002 and len(s002) <= 240
     assert "leftover chatbot text" in summarize(seeds["004"], None)
     assert "cites 1 reference;" in summarize(seeds["001"], None)
-    rated = summarize(seeds["001"], OutletRating(factual_record=RatingEntry(value="mixed")))
-    assert rated.startswith("factual record: mixed; ")
+    rated = summarize(seeds["001"], OutletRating(factual_record=RatingEntry(value="mostly_high")))
+    assert rated.startswith("factual record: mostly high; ")
     assert summarize([], None) == "no notable signals"
 
 
