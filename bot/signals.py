@@ -58,7 +58,7 @@ MAX_SCAN = 40_000
 #: At most this many characters of evidence per signal (quotes are trimmed with "…").
 EVIDENCE_BUDGET = 200
 
-POS, NEG = Polarity.positive, Polarity.negative
+POS, NEG, NEUTRAL = Polarity.positive, Polarity.negative, Polarity.neutral
 
 
 class _Def(NamedTuple):
@@ -77,6 +77,8 @@ _CATALOGUE: dict[str, _Def] = {
     "direct_quote": _Def("Quotes a named speaker", POS, 0.5, "{n} quote{s} with a named speaker"),
     "byline": _Def("Author named", POS, 0.2, "author named"),
     "dated": _Def("Publication date given", POS, 0.15, "dated"),
+    # --- neutral: context for the reader, no weight in trust ---------------------------------------------------
+    "labelled_opinion": _Def("Labelled as opinion", NEUTRAL, 0.0, "labelled as opinion"),
     # --- negative -------------------------------------------------------------------------------------------
     "vague_sourcing": _Def("Anonymous or vague sourcing", NEG, 0.8, "vague sourcing: {items}"),
     "social_evidence": _Def("Social posts as evidence", NEG, 0.7, "leans on social posts: {items}"),
@@ -413,7 +415,8 @@ class _Doc:
     _quote_starts: list[int] = field(default_factory=list)
 
     def per_1000(self, n: float) -> float:
-        return 1000.0 * n / max(self.n_words, 1)
+        """Per 1,000 words; texts under 200 words count as 200 (a density over a few lines is noise)."""
+        return 1000.0 * n / max(self.n_words, 200)
 
     def in_quote(self, pos: int) -> bool:
         i = bisect_right(self._quote_starts, pos) - 1
@@ -795,7 +798,10 @@ def _sig_vague_sourcing(doc: _Doc) -> Signal | None:
     weight = sum(w for _, _, w in hits)
     shown = Counter(_trim(text[s:e], 60) for s, e, _ in sorted(hits, key=lambda h: (-h[2], h[0])))
     head = _plural(len(hits), "vague or placeholder attribution")
-    strength = min(0.9, 0.12 * weight + 0.02 * doc.per_1000(len(hits)))
+    strength = 0.1 * weight + 0.01 * doc.per_1000(len(hits))
+    if doc.attributions:  # beside named sources, an unnamed one is a smaller problem
+        strength *= 0.6
+    strength = min(0.9, strength)
     return _signal("vague_sourcing", strength, _evidence(head, _counted(shown, limit=60)))
 
 
@@ -934,8 +940,8 @@ def _sig_chatbot(doc: _Doc) -> Signal | None:
     if not hits:
         return None
     weight = sum(h.entry.weight for h in hits)
-    if weight < 2 or max(h.entry.weight for h in hits) < 2:
-        return None
+    if max(h.entry.weight for h in hits) < 3 and weight < 4:
+        return None  # one newsletter sign-off ("Let me know if you have tips. Thank you for reading.") is not enough
     sentences = {doc.sentence(h.start)[0] for h in hits[:MAX_HITS]}
     by_entry: dict[str, _Hit] = {}
     for h in hits:
@@ -950,7 +956,7 @@ def _sig_chatbot(doc: _Doc) -> Signal | None:
             start = sp + 1 if sp != -1 else h.start
         spans.append(_q(doc.text[start : min(e, h.end + 30)].strip(), 50))
     head = _plural(len(sentences), "assistant-style sentence")
-    return _signal("chatbot_boilerplate", min(1.0, 0.2 * weight), _evidence(head, spans))
+    return _signal("chatbot_boilerplate", min(1.0, 0.15 * weight), _evidence(head, spans))
 
 
 _MARKUP_RE = re.compile(  # lower-cased text; every alternative starts with a punctuation literal
@@ -1022,6 +1028,21 @@ def _sig_loaded(doc: _Doc) -> Signal | None:
     head = f"{_plural(len(counter), 'loaded term')} ({_plural(sum(counter.values()), 'use')})"
     strength = min(0.9, 0.08 * weight + 0.02 * doc.per_1000(len(hits)))
     return _signal("loaded_language", strength, _evidence(head, _counted(counter)))
+
+
+_OPINION_LABEL_RE = re.compile(
+    r"[ \t]{0,8}[\[(]?(?:opinion|op-ed|op ed|commentary|editorial|column|perspective|viewpoint|analysis and opinion)"
+    r"[\])]?[ \t]{0,3}(?:[|:\-–—][^\n]{0,200})?$"
+)
+
+
+def _sig_labelled_opinion(doc: _Doc) -> Signal | None:
+    """The title or first line says it is opinion ("Opinion | …", "Commentary: …")."""
+    first = doc.low[: doc.low.find("\n") if "\n" in doc.low[:400] else 400]
+    m = _OPINION_LABEL_RE.match(first)
+    if not m:
+        return None
+    return _signal("labelled_opinion", 0.3, f"the first line says so: {_q(doc.text[: len(first)], 60)}")
 
 
 _NEXT_WORDS_RE = re.compile(r"[ \t]{1,2}[\w'’\-]{1,20}(?:[ \t]{1,2}[\w'’\-]{1,20})?")
@@ -1227,7 +1248,8 @@ def article_signals(article: Article, *, other_dates: Sequence[date] = ()) -> li
             _sig_vague_sourcing(doc),
             _sig_chatbot(doc),
             _sig_loaded(doc),
-            _sig_opinion(doc),
+            (labelled := _sig_labelled_opinion(doc)),
+            None if labelled else _sig_opinion(doc),  # opinion labelled as such is not disguised
             _sig_hedging(doc),
             _sig_boosters(doc),
             _sig_misspellings(doc),

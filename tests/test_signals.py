@@ -308,6 +308,48 @@ def test_explainer_counts_links_and_named_outlets():
     assert "mod.gov.af" in ev and "scrf.gov.ru" in ev and "TASS" in ev
 
 
+OPED = """Why the West should talk to Kabul
+
+The West should stop pretending the Taliban will disappear. We have tried isolation for five years, and it has failed. \
+Our policy must change.
+
+Russia has understood this. Its new agreement with Kabul is a pragmatic step, and Washington should take note. We \
+ignore this at our peril."""
+
+
+def test_opinion_labelled_as_such_is_not_disguised():
+    unlabelled = by_id(article_signals(clean_article(OPED)))
+    assert "should stop pretending" in unlabelled["opinion_as_analysis"].evidence
+    assert "labelled_opinion" not in unlabelled
+    labelled = by_id(article_signals(clean_article("Opinion | " + OPED)))
+    assert "opinion_as_analysis" not in labelled
+    assert labelled["labelled_opinion"].polarity == Polarity.neutral
+    assert "Opinion | Why the West" in labelled["labelled_opinion"].evidence
+
+
+def test_newsletter_sign_off_is_not_chatbot_text():
+    text = (
+        "Russia and Afghanistan signed a cooperation agreement last week. Our correspondent in Tashkent, Dilnoza "
+        "Karimova, says the deal is mostly about spare parts and training.\n\n"
+        "That's all for this week. Let me know if you have tips or questions. Thank you for reading."
+    )
+    sig = by_id(article_signals(clean_article(text)))
+    assert "chatbot_boilerplate" not in sig
+    assert "Dilnoza Karimova" in sig["named_attribution"].evidence
+
+
+def test_anonymous_sources_beside_named_ones_stay_weak():
+    text = (
+        "Russia and the Taliban signed a military cooperation agreement on Friday, Russian officials said. The deal "
+        "could cover training and helicopter repairs, analysts say. Two diplomats told Reuters it may open the way "
+        "for arms sales.\n\n\"We are ready to help our Afghan partners,\" Sergei Shoigu, secretary of Russia's "
+        "Security Council, said at the ceremony."
+    )
+    vague = by_id(article_signals(clean_article(text)))["vague_sourcing"]
+    assert "Russian officials said" in vague.evidence and "analysts say" in vague.evidence
+    assert strength_band(vague.strength) == "weak"
+
+
 def test_quoted_words_are_not_the_outlets_wording():
     text = (
         'The minister, Ahmad Karimi, rejected the criticism. "We will never surrender to this regime of thugs and '
@@ -413,7 +455,8 @@ def test_summaries_are_one_actionable_line(seeds):
     assert "cites 9 references" in s002 and "partisan wording:" in s002 and "'abandoned'" not in s002.split(";")[0]
     assert "\n" not in s002 and len(s002) <= 240
     assert "leftover chatbot text" in summarize(seeds["004"], None)
-    assert "cites 1 reference;" in summarize(seeds["001"], None)
+    s001 = summarize(seeds["001"], None)
+    assert "cites 1 reference" in s001 and "references" not in s001
     rated = summarize(seeds["001"], OutletRating(factual_record=RatingEntry(value="mostly_high")))
     assert rated.startswith("factual record: mostly high; ")
     assert summarize([], None) == "no notable signals"
