@@ -332,7 +332,11 @@ class CrosscheckBot(commands.Bot):
         )
         done, _ = await asyncio.wait({task}, timeout=self.defer_after)
         if not done and not interaction.response.is_done():
-            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+            try:
+                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+            except BaseException:
+                task.cancel()
+                raise
             interaction.extras["deferred_public"] = not ephemeral
         return await task
 

@@ -6,8 +6,8 @@ pinging nobody.  Rules, cheapest first:
 
 - no DMs, bots, webhooks, system messages or the bot itself; nothing under ``MIN_LETTERS`` letters;
 - the enabled channels live in memory (reloaded when ``/autoreply`` changes them): other channels cost no query;
-- at most ``CHANNEL_RATE`` replies per channel and ``GLOBAL_RATE`` in all per ``RATE_PER`` seconds, whatever happens
-  (when a cap is reached, messages are not even checked);
+- at most ``CHANNEL_RATE`` replies per enabled channel (its threads included) and ``GLOBAL_RATE`` in all per
+  ``RATE_PER`` seconds, whatever happens (when a cap is reached, messages are not even checked);
 - never twice about the same story in the same channel within the channel's cooldown, never twice to one message;
 - at most ``MAX_CONCURRENT`` checks at once and ``MAX_PENDING`` waiting: a flood is shed, not queued forever.
 """
@@ -171,8 +171,9 @@ class AutoReply(commands.Cog):
             claim = validate_claim(text)
         except CheckInputError:
             return None
-        channel_id = message.channel.id
-        if self.capped(channel_id, self.clock()):
+        channel_id = message.channel.id  # a thread is its own channel for the story cooldown ...
+        rate_key = int(cfg["channel_id"])  # ... but shares the rate cap of the channel that enabled it
+        if self.capped(rate_key, self.clock()):
             return None
         if self._pending >= MAX_PENDING:
             log.warning("auto-reply: %d checks waiting; dropping a message in channel %s", self._pending, channel_id)
@@ -193,9 +194,9 @@ class AutoReply(commands.Cog):
         # Decide and record in one step (no await in between), so concurrent checks cannot both reply.
         now = self.clock()
         cooldown = float(cfg.get("cooldown_s") or DEFAULT_COOLDOWN)
-        if message.id in self.answered or self.capped(channel_id, now) or self._cooling(channel_id, story_id, cooldown, now):
+        if message.id in self.answered or self.capped(rate_key, now) or self._cooling(channel_id, story_id, cooldown, now):
             return None
-        self._window(channel_id).add(now)
+        self._window(rate_key).add(now)
         self.global_window.add(now)
         self.last_story[(channel_id, story_id)] = now
         self._remember(message.id)

@@ -20,7 +20,7 @@ from bot.matching import Hit, MatchResult
 from bot.models import RATING_FIELDS
 from bot.render import COLOR_NONE, COLOR_OK, EmbedBuilder, clip, inert, match_pages
 from bot.report import Confidence, Report
-from cogs.common import NotRelevantButton, embeds_from, send_answer, send_report
+from cogs.common import NotRelevantButton, send_answer, send_report
 
 if TYPE_CHECKING:
     from bot.app import CrosscheckBot
@@ -187,7 +187,7 @@ class Checking(commands.Cog):
         self.check.add_check(self.cooldown)
         self.check_menu = app_commands.ContextMenu(name="Check claim", callback=self.check_message)
         self.check_menu.checks.append(self.cooldown)
-        self._outlet_cache: tuple[tuple[int, int], list[tuple[str, str]]] | None = None
+        self._outlet_cache: dict[int, tuple[int, list[tuple[str, str]]]] = {}
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.check_menu)
@@ -264,12 +264,14 @@ class Checking(commands.Cog):
         await send_answer(interaction, pages, ephemeral=await self._ephemeral_default(interaction), query=f"/outlet {outlet}")
 
     async def _outlets(self, guild_id: int | None) -> list[tuple[str, str]]:
+        """(id, name) of the outlets a server sees, cached per server until the corpus changes."""
         reader = self.bot.checker.reader
-        key = (int(guild_id or 0), await self.bot.corpus.read(reader.version))
-        if self._outlet_cache is None or self._outlet_cache[0] != key:
+        version = await self.bot.corpus.read(reader.version)
+        cached = self._outlet_cache.get(int(guild_id or 0))
+        if cached is None or cached[0] != version:
             outlets = await self.bot.corpus.read(reader.outlets, guild_id)
-            self._outlet_cache = (key, [(o.id, o.name) for o in outlets])
-        return self._outlet_cache[1]
+            cached = self._outlet_cache[int(guild_id or 0)] = (version, [(o.id, o.name) for o in outlets])
+        return cached[1]
 
     @outlet.autocomplete("outlet")
     async def outlet_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -282,4 +284,4 @@ async def setup(bot: CrosscheckBot) -> None:
     await bot.add_cog(Checking(bot))
 
 
-__all__ = ["Checking", "UserCooldown", "embeds_from", "message_texts", "setup", "story_pages"]
+__all__ = ["Checking", "UserCooldown", "message_texts", "setup", "story_pages"]

@@ -28,10 +28,6 @@ VIEW_TIMEOUT = 600.0
 _FEEDBACK_PREFIX = "cc:nr:"
 
 
-def embeds_from(pages: Sequence[dict[str, Any]]) -> list[discord.Embed]:
-    return [discord.Embed.from_dict(p) for p in pages]
-
-
 def story_key(story_id: str) -> str:
     """The custom_id of a "Not relevant" button for a story (custom ids hold at most 100 characters)."""
     cid = _FEEDBACK_PREFIX + story_id
@@ -148,7 +144,6 @@ class AnswerView(discord.ui.View):
     def _sync_buttons(self) -> None:
         self.previous.disabled = self.index == 0
         self.next.disabled = self.index >= len(self.pages) - 1
-        self.page_label = f"{self.index + 1}/{len(self.pages)}"
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id != self.owner_id:

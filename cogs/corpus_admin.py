@@ -26,7 +26,6 @@ from bot.models import (
     FACTUAL_RECORD_VALUES,
     RATING_FIELDS,
     Article,
-    ArticleRole,
     Claim,
     CorpusFile,
     Entity,
@@ -42,7 +41,7 @@ from bot.models import (
     Story,
     slugify,
 )
-from bot.render import COLOR_OK, EmbedBuilder, clip, inert
+from bot.render import COLOR_OK, EmbedBuilder, clip
 from bot.urls import canonicalize_url, registered_domain
 from bot.versions import suggest_positions
 from cogs.common import code, plain
@@ -151,8 +150,8 @@ async def quiet_is_moderator(interaction: discord.Interaction) -> bool:
         return False
 
 
-async def read_attachment(attachment: discord.Attachment, *, limit: int, suffixes: tuple[str, ...]) -> bytes:
-    """An attachment's bytes after checking its type (by name) and size."""
+def check_attachment(attachment: discord.Attachment, *, limit: int, suffixes: tuple[str, ...]) -> None:
+    """Refuse an attachment of the wrong type (by name) or size before reading a byte of it."""
     name = attachment.filename.lower()
     if not name.endswith(suffixes):
         raise UserError(f"{plain(attachment.filename, 80)}: attach a {' or '.join(suffixes)} file.")
@@ -160,8 +159,11 @@ async def read_attachment(attachment: discord.Attachment, *, limit: int, suffixe
         raise UserError(
             f"{plain(attachment.filename, 80)}: {attachment.size:,} bytes is over the {limit // 1024:,} KiB limit."
         )
+
+
+async def read_attachment(attachment: discord.Attachment, *, limit: int) -> bytes:
     data = await attachment.read()
-    if len(data) > limit:
+    if len(data) > limit:  # the size Discord announced was wrong
         raise UserError(f"{plain(attachment.filename, 80)}: over the {limit // 1024:,} KiB limit.")
     return data
 
@@ -365,7 +367,8 @@ class CorpusAdmin(commands.Cog):
         await self._visible_story(story, guild)
         fields: dict[str, Any] = {}
         if file is not None:
-            data = await read_attachment(file, limit=MAX_ARTICLE_FILE_BYTES, suffixes=(".txt", ".json"))
+            check_attachment(file, limit=MAX_ARTICLE_FILE_BYTES, suffixes=(".txt", ".json"))
+            data = await read_attachment(file, limit=MAX_ARTICLE_FILE_BYTES)
             if file.filename.lower().endswith(".json"):
                 try:
                     obj = parse_json_bytes(data, file.filename)
@@ -722,8 +725,9 @@ class CorpusAdmin(commands.Cog):
     @app_commands.describe(file="The .json file", story="For ClaimReview: attach the claims to this story")
     @moderator_only()
     async def import_(self, interaction: discord.Interaction, file: discord.Attachment, story: str | None = None) -> None:
-        data = await read_attachment(file, limit=MAX_IMPORT_FILE_BYTES, suffixes=(".json", ".jsonld"))
+        check_attachment(file, limit=MAX_IMPORT_FILE_BYTES, suffixes=(".json", ".jsonld"))
         await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await read_attachment(file, limit=MAX_IMPORT_FILE_BYTES)
         try:
             fmt, corpus_file = await self._read(lambda: load_bytes(data, file.filename, story=story))
             result = await self.bot.corpus.apply(corpus_file, actor(interaction), action=f"import {fmt}")

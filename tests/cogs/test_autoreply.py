@@ -167,8 +167,12 @@ async def test_per_channel_rate_cap_holds_whatever_happens(bot: CrosscheckBot, f
         if await say(fake, cog, f"Breaking: the {name.capitalize()} treaty was signed today, big news") is not None:
             replies += 1
     assert replies == CHANNEL_RATE
-    # Other channels have their own cap; a minute later this one answers the message it had to skip.
-    assert await say(fake, cog, f"Breaking: the {names[-1].capitalize()} treaty was signed", channel=THREAD_A) is not None
+    # Its threads share the cap; another enabled channel has its own.
+    assert await say(fake, cog, f"Breaking: the {names[-1].capitalize()} treaty was signed", channel=THREAD_A) is None
+    await bot.corpus.set_autoreply(GUILD_A, CHAN_A2, enabled=True)
+    await cog.reload()
+    assert await say(fake, cog, f"Breaking: the {names[-1].capitalize()} treaty was signed", channel=CHAN_A2) is not None
+    # A minute later the channel answers the message it had to skip.
     cog.clock.advance(61)
     assert await say(fake, cog, f"Breaking: the {names[CHANNEL_RATE].capitalize()} treaty was signed today, big news") is not None
 
