@@ -53,8 +53,10 @@ STRONG = 0.67
 
 #: Most hits of one kind that get per-hit Python work (a hostile paste may repeat a trigger 100,000 times).
 MAX_HITS = 5_000
+#: Most hits of one kind that get an expensive check (a regex over the surrounding sentence).
+MAX_CHECKS = 1_000
 #: Most hits of the shared word scan that are looked at.
-MAX_SCAN = 40_000
+MAX_SCAN = 20_000
 #: At most this many characters of evidence per signal (quotes are trimmed with "…").
 EVIDENCE_BUDGET = 200
 
@@ -554,7 +556,7 @@ def _named_subject(who: str) -> str | None:
 def _find_attributions(doc: _Doc) -> list[tuple[int, int, str]]:
     text, low = doc.text, doc.low
     found: dict[int, tuple[int, int, str]] = {}  # keyed by the verb's position
-    for h in doc.trig("_verb"):
+    for h in doc.trig("_verb")[:MAX_CHECKS]:
         vs, ve = h.start, h.end
         verb = low[vs:ve]
         if verb in _NOUN_VERBS and not _NOUN_VERB_OK_RE.match(text, ve):
@@ -592,7 +594,7 @@ def _find_attributions(doc: _Doc) -> list[tuple[int, int, str]]:
             named = _named_subject(after.group("who")) if after else None
             if after and named:
                 found[vs] = (vs, after.end(), named)
-    for h in doc.trig("_according"):
+    for h in doc.trig("_according")[:MAX_CHECKS]:
         pos = _SPACES_RE.match(low, h.end).end()
         if pos == h.end or _ACC_VAGUE_RE.match(low, pos, pos + 120):
             continue
@@ -762,7 +764,7 @@ def _sig_vague_sourcing(doc: _Doc) -> Signal | None:
         m = _SOURCE_SOURCE_RE.match(low, h.start)
         if m:
             hits.append((m.start(), m.end(), 2.0))
-    for h in doc.trig("_according"):
+    for h in doc.trig("_according")[:MAX_CHECKS]:
         pos = _SPACES_RE.match(low, h.end).end()
         v = _ACC_VAGUE_RE.match(low, pos, pos + 120) if pos > h.end else None
         if not v or _ACC_NAMED_AFTER_RE.match(text, v.end(), v.end() + 60) or doc.cited(h.start):
@@ -770,12 +772,12 @@ def _sig_vague_sourcing(doc: _Doc) -> Signal | None:
         noun = v.group("noun")
         weight = 2.0 if any(w in noun for w in ("story", "article", "text", "narrative", "news")) else 1.0
         hits.append((h.start, v.end(), weight))
-    for h in doc.trig("_selfref"):
+    for h in doc.trig("_selfref")[:MAX_CHECKS]:
         before = _SELF_REF_BEFORE_RE.search(low, max(0, h.start - 12), h.start)
         after = _SELF_REF_AFTER_RE.match(low, h.end, h.end + 30) if before else None
         if before and after:
             hits.append((before.start(), after.end(), 1.0))
-    for h in doc.trig("_vague"):
+    for h in doc.trig("_vague")[:MAX_CHECKS]:
         m = _VAGUE_RE.match(low, h.start)
         if not m or doc.in_quote(h.start) or doc.cited(h.start):
             continue
@@ -963,7 +965,7 @@ _MARKUP_RE = re.compile(  # lower-cased text; every alternative starts with a pu
     r"\"(?:headline|subheadline|sub_headline|keywords|category|title|description|body|content|summary|tags|slug|"
     r"meta_description|article_body|articlebody|lede|byline|excerpt)\"[ \t]{0,3}:"
     r"|\",[ \t]{0,2}\"[a-z_]{1,30}\"[ \t]{0,2}:[ \t]{0,2}[\"\[{]"
-    r"|`{3,12}"
+    r"|````{0,9}"
     r"|<\|[\w\-]{1,30}\|>"
     r"|\[(?:insert|your|add|name[ \t]of|placeholder)\b[^\]\n]{0,60}\]"
     r"|\{\{[ \t]{0,3}[\w.]{1,40}[ \t]{0,3}\}\}"
@@ -1123,7 +1125,7 @@ _MONTH_NUM = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oc
 _MDY_AFTER_RE = re.compile(r"\.?[ \t]{1,3}(?P<d>\d{1,2})(?:st|nd|rd|th)?,?[ \t]{1,3}(?P<y>\d{4})(?!\d)")
 _DAY_BEFORE_RE = re.compile(r"(?<!\d)(?P<d>\d{1,2})(?:st|nd|rd|th)?[ \t]{1,3}(?:of[ \t]{1,3})?\Z")
 _YEAR_AFTER_RE = re.compile(r"\.?,?[ \t]{1,3}(?P<y>\d{4})(?!\d)")
-_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?!\d)")
+_ISO_TAIL_RE = re.compile(r"-(\d\d)-(\d\d)(?!\d)")  # literal-led; the year is checked before it
 _EVENT_RE = re.compile(r"\b(?:sign(?:ed|ing|s)?|inked|ceremony|concluded|took[ \t]place)\b")  # lower-cased text
 
 
@@ -1146,7 +1148,7 @@ def _full_dates(doc: _Doc) -> list[tuple[int, int, date]]:
     """Full dates in the text ("May 31, 2026", "31 May 2026", "2026-05-31") with their spans."""
     text = doc.text
     out: list[tuple[int, int, date]] = []
-    for h in doc.trig("_month"):
+    for h in doc.trig("_month")[:MAX_CHECKS]:
         if not text[h.start].isupper():
             continue
         month = _MONTH_NUM.get(h.surface[:3].lower())
@@ -1164,12 +1166,14 @@ def _full_dates(doc: _Doc) -> list[tuple[int, int, date]]:
             d = _make_date(after.group("y"), month, before.group("d"))
             if d:
                 out.append((before.start(), after.end(), d))
-    for m in islice(_ISO_DATE_RE.finditer(text), MAX_HITS):
-        if not text[m.start() - 1 : m.start()].isdigit():
-            d = _make_date(m.group(1), int(m.group(2)), m.group(3)) if 1 <= int(m.group(2)) <= 12 else None
+    for m in islice(_ISO_TAIL_RE.finditer(text), MAX_CHECKS):
+        year, start = text[max(0, m.start() - 4) : m.start()], m.start() - 4
+        if len(year) == 4 and year.isascii() and year.isdigit() and not text[start - 1 : start].isdigit():
+            d = _make_date(year, int(m.group(1)), m.group(2)) if 1 <= int(m.group(1)) <= 12 else None
             if d:
-                out.append((m.start(), m.end(), d))
-    return out
+                out.append((start, m.end(), d))
+    out.sort()
+    return out[:MAX_CHECKS]
 
 
 def _sig_dates(doc: _Doc, other_dates: Sequence[object]) -> Signal | None:
@@ -1230,7 +1234,7 @@ def article_signals(article: Article, *, other_dates: Sequence[date] = ()) -> li
     doc = _build_doc((title + "\n\n" + body) if title else body)
     english = str(getattr(article, "language", "en") or "en").lower().startswith("en")
     if not english:  # keep only the language-neutral triggers
-        doc.hits = {k: v for k, v in doc.hits.items() if k in ("_url", "_social", "_month")}
+        doc.hits = {k: v for k, v in doc.hits.items() if k in ("_url", "_social", "_month", "_commercial", "_breaking")}
     try:
         dates = list(other_dates or ())
     except TypeError:
