@@ -172,7 +172,8 @@ class SuggestionView(discord.ui.View):
     """Accept / Reject buttons for positions suggested after an article was added (only its moderator may press).
 
     Accepting stores the position through ``corpus.upsert_position`` (or ``upsert_question`` for a new question);
-    a suggestion that adds articles to an existing position merges them into it.  Rejecting stores nothing."""
+    a suggestion that adds articles to an existing position merges them into it.  Rejecting a new position on an
+    existing question stores it as rejected, so it is not suggested again (answers show accepted positions only)."""
 
     def __init__(self, bot: CrosscheckBot, owner: Actor, story_id: str, suggestions: list[tuple[Question, Position]]):
         super().__init__(timeout=600)
@@ -213,13 +214,28 @@ class SuggestionView(discord.ui.View):
                 "articles to it."
             ) from exc
 
+    async def reject(self, interaction: discord.Interaction, question: Question, position: Position) -> bool:
+        """Remember a rejected new position on an existing question (status rejected: never shown in answers, never
+        suggested again).  Nothing is stored for a new question or for articles an existing position would gain."""
+        who = actor(interaction)
+        story = await self.bot.corpus.read(self.bot.corpus.reader.story, self.story_id, who.guild_id)
+        current_q = next((q for q in story.questions if q.id == question.id), None) if story else None
+        if current_q is None or any(p.id == position.id for p in current_q.positions):
+            return False
+        await self.bot.corpus.upsert_position(
+            question.id, position.model_copy(update={"status": PositionStatus.rejected}), who
+        )
+        return True
+
     def _make_callback(self, i: int, accept: discord.ui.Button, reject: discord.ui.Button, accepted: bool):
         async def callback(interaction: discord.Interaction) -> None:
             question, position = self.suggestions[i]
+            await is_moderator(interaction)  # still a moderator?
             if accepted:
-                await is_moderator(interaction)  # still a moderator?
                 await self.accept(interaction, question, position)
                 text = f"Accepted: “{plain(position.statement, 150)}” under “{plain(question.text, 100)}”."
+            elif await self.reject(interaction, question, position):
+                text = f"Rejected: “{plain(position.statement, 150)}” — it will not be suggested again."
             else:
                 text = f"Rejected: “{plain(position.statement, 150)}” (nothing stored)."
             accept.disabled = reject.disabled = True

@@ -310,6 +310,13 @@ async def test_embeds_stay_within_discords_limits_for_the_longest_entries(bot: C
     assert_within_limits(answer)
     await fake.press(answer.message_id, answer.button("Next")["custom_id"], user=MEMBER)
     assert_within_limits(fake.last("update"))
+    # The compact auto-reply too.
+    await fake.cmd("autoreply enable", {}, user=MOD)
+    await bot.get_cog("AutoReply").on_message(fake.message_object(fake.user_message(
+        "Zorblax treaty zorblax summary disagreement, is this true?")))
+    reply = fake.last("channel")
+    assert reply.embeds[0].title.startswith("Zorblax treaty")
+    assert_within_limits(reply)
     # Server B does not see server A's story at all.
     assert "No story" in (await fake.cmd("story", {"story": "longest"}, user=MOD_B, guild=GUILD_B)).content
 

@@ -195,7 +195,7 @@ async def test_article_add_suggests_positions_to_accept_or_reject(bot: Crosschec
             "officials said. The deal is a military alliance, the Taliban said.")
     answer = await fake.cmd("corpus article-add", {"story": SEED_STORY, "outlet": "kabul-dispatch", "text": text,
                                                    "title": "Signed in Kazan", "id": "kazan-report"})
-    statements = [f.value for f in answer.embeds[0].fields]
+    statements = [f.value.split("\n")[0] for f in answer.embeds[0].fields]  # the statement, not its quote
     assert any("2 June 2026" in s for s in statements) and any("Kazan" in s for s in statements)
     labels = [b["label"] for b in answer.buttons]
     assert labels[:2] == ["Accept 1", "Reject 1"]
@@ -216,9 +216,17 @@ async def test_article_add_suggests_positions_to_accept_or_reject(bot: Crosschec
     assert all("2 June" not in p.statement for p in when_b.positions)
     await fake.press(answer.message_id, answer.button(f"Reject {where_i}")["custom_id"], user=MOD,
                      perms=discord.Permissions(manage_guild=True))
-    assert "Rejected" in fake.last("followup").content
+    assert "not be suggested again" in fake.last("followup").content
     where = next(q for q in bot.corpus.reader.story(SEED_STORY, GUILD_A).questions if q.id == "where-signed")
-    assert all("Kazan" not in p.statement for p in where.positions)
+    kazan = next(p for p in where.positions if "Kazan" in p.statement)
+    assert kazan.status.value == "rejected"
+    # Answers show accepted positions only: 2 June is there, Kazan is not.
+    answer = await fake.cmd("story", {"story": SEED_STORY}, user=MEMBER)
+    assert "**On 2 June 2026**" in answer.plain and "**In Kazan**" not in answer.plain
+    # A second article saying the same is not offered Kazan again.
+    again = await fake.cmd("corpus article-add", {"story": SEED_STORY, "outlet": "freedom-brief", "text": text,
+                                                  "title": "Also Kazan", "id": "kazan-report-2"})
+    assert again.embeds and all("Kazan" not in f.value.split("\n")[0] for f in again.embeds[0].fields)
     # A suggestion for a global position cannot be stored by a server: a clear message, nothing changed.
     kind_i = next(i for i, s in enumerate(statements) if "alliance" in s.lower()) + 1
     before = bot.corpus.reader.story(SEED_STORY, GUILD_A)
