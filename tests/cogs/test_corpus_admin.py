@@ -221,8 +221,8 @@ async def test_article_add_suggests_positions_to_accept_or_reject(bot: Crosschec
     kazan = next(p for p in where.positions if "Kazan" in p.statement)
     assert kazan.status.value == "rejected"
     # Answers show accepted positions only: 2 June is there, Kazan is not.
-    answer = await fake.cmd("story", {"story": SEED_STORY}, user=MEMBER)
-    assert "**On 2 June 2026**" in answer.plain and "**In Kazan**" not in answer.plain
+    shown = await fake.cmd("story", {"story": SEED_STORY}, user=MEMBER)
+    assert "**On 2 June 2026**" in shown.plain and "**In Kazan**" not in shown.plain
     # A second article saying the same is not offered Kazan again.
     again = await fake.cmd("corpus article-add", {"story": SEED_STORY, "outlet": "freedom-brief", "text": text,
                                                   "title": "Also Kazan", "id": "kazan-report-2"})
