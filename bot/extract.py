@@ -251,7 +251,7 @@ _ORD = r"(?:st|nd|rd|th)?"
 _NUMW = r"(?:[0-9]{1,3}|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
 
 _DATE_RE = re.compile(
-    rf"""\b(?:
+    rf"""(?=[0-9A-Za-z])\b(?:
       (?:(?:on\s{{1,3}})?{_WD},?\s{{1,3}})?
       (?:
           (?P<m1>{_MONTH})\s{{1,3}}(?P<d1>[0-9]{{1,2}}){_ORD}\b(?:,?\s{{1,3}}(?P<y1>[0-9]{{4}})\b)?
@@ -661,7 +661,8 @@ def _alias_alt(aliases: list[str]) -> str:
     return "|".join(parts)
 
 
-_GAZ_RE = re.compile(rf"(?<![\w-])(?:{_alias_alt(list(GAZETTEER))})(?![\w-])", re.I)
+# The leading look-ahead lets the engine skip non-letters fast (the look-behind alone does not).
+_GAZ_RE = re.compile(rf"(?=[A-Za-z])(?<![\w-])(?:{_alias_alt(list(GAZETTEER))})(?![\w-])", re.I)
 _ACRONYM_RE = re.compile(rf"(?<![\w.])(?:{_alias_alt(list(_ACRONYMS))})(?![\w])")
 _REGION_RE = re.compile(
     r"(?<![\w-])(?P<name>[A-Z][\w'’-]{1,30}(?:\s[A-Z][\w'’-]{1,30})?)\s{1,3}(?P<rk>(?i:region|oblast|krai))\b"
@@ -770,9 +771,9 @@ _HONORIFICS = (
 _NAME_HONORIFICS = frozenset("mullah mawlawi maulvi mawlavi maulana sheikh shaikh hajji haji qari amir imam".split())
 _NAME_WORD = r"[A-Z][A-Za-z'’-]{1,30}"
 _PERSON_HON_RE = re.compile(
-    rf"(?<![\w])(?P<hon>{_HONORIFICS})\s{{1,3}}(?P<name>{_NAME_WORD}(?:\s{{1,2}}{_NAME_WORD}){{0,2}})"
+    rf"(?=[A-Z])(?<![\w])(?P<hon>{_HONORIFICS})\s{{1,3}}(?P<name>{_NAME_WORD}(?:\s{{1,2}}{_NAME_WORD}){{0,2}})"
 )
-_PERSON_RE = re.compile(r"(?<![\w'’])(?P<name>[A-Z][a-z]{1,20}(?:\s[A-Z][a-z]{1,20}){1,2})(?![\w])")
+_PERSON_RE = re.compile(r"(?=[A-Z])(?<![\w'’])(?P<name>[A-Z][a-z]{1,20}(?:\s[A-Z][a-z]{1,20}){1,2})(?![\w])")
 _PERSON_CUE_AFTER_RE = re.compile(
     r"^(?:['’]s\s{1,3}office|\s{0,3},\s{0,3}(?:the|a|an|who|Afghanistan|Russia|[a-z]{1,20}['’]s)\b"
     r"|\s{1,3}(?:also\s{1,3})?(?:said|says|noted|added|remarked|explained|told|warned|stressed|argued|echoed"
@@ -870,7 +871,7 @@ _AFFILIATIONS = {
 
 _AFF = r"(?-i:[A-Z][A-Za-z.]{1,30}(?:\s[A-Z][A-Za-z]{1,30})?)"
 _ROLE_RE = re.compile(
-    rf"""\b(?P<role>
+    rf"""(?=[A-Za-z])\b(?P<role>
         (?:deputy\s{{1,3}})?prime\s{{1,3}}minister(?:\s{{1,3}}for\s{{1,3}}[a-z]{{1,20}}\s{{1,3}}affairs)?
       | (?:defen[cs]e|foreign|interior|finance|economy)\s{{1,3}}minis(?:ter|tre|iter)
       | minister\s{{1,3}}of\s{{1,3}}(?:the\s{{1,3}})?(?P<ministry>defen[cs]e|foreign\s{{1,3}}affairs|interior|finance)
@@ -972,7 +973,7 @@ def extract_roles(text: str) -> list[RoleMention]:
 # --------------------------------------------------------------------------------------------------------------
 
 _NUMBER_RE = re.compile(
-    r"""(?<![\w.,])
+    r"""(?=[$€£₽0-9A-Za-z])(?<![\w.,])
     (?P<cur>[$€£₽])?\s{0,2}
     (?P<num>[0-9]{1,3}(?:,[0-9]{3}){1,5}(?:\.[0-9]{1,6})?|[0-9]{1,15}(?:\.[0-9]{1,6})?
         |one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred
@@ -1045,7 +1046,7 @@ class Polarity(StrEnum):
 
 
 _CHAR_RE = re.compile(
-    r"""(?<![\w-])(?:
+    r"""(?=[A-Za-z])(?<![\w-])(?:
       (?P<mdt>mutual[\s-]{1,2}defen[cs]e\s{1,3}(?:treaty|alliance|pact|agreement))
     | (?P<mtreaty>(?:military|defen[cs]e)\s{1,3}(?:treaty|pact))
     | (?P<salliance>(?:strategic|military|comprehensive|defen[cs]e|formal)\s{1,3}alliances?)
@@ -1210,7 +1211,7 @@ def _characterization(text: str, start: int, end: int, term: str, side: str, sen
 
 
 _DEPLOY_RE = re.compile(
-    r"""(?<![\w-])(?:
+    r"""(?=[A-Za-z])(?<![\w-])(?:
       deploy(?:ment|ing|ed|s)?\s{1,3}(?:of\s{1,3})?(?:[A-Za-z'’-]{1,20}\s{1,3}){0,2}
         (?:fighters|troops|soldiers|militants|mercenaries|forces)
     | (?:fighters|troops|soldiers|militants)\s{1,3}(?:as|to\s{1,3}serve\s{1,3}as)\s{1,3}mercenar(?:y|ies)
