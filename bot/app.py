@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import signal
 import time
 from collections import OrderedDict
 from datetime import timedelta
@@ -344,6 +346,16 @@ class CrosscheckBot(commands.Bot):
 # -- entry points (bot/cli.py) ------------------------------------------------------------------------------------
 
 
+async def _run(bot: CrosscheckBot, token: str) -> None:
+    """Like ``Client.run`` without its logging setup (the CLI's handler redacts the token), and closing cleanly on
+    SIGTERM as on Ctrl-C (a service manager stops the bot with SIGTERM)."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+        loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(bot.close()))
+    async with bot:
+        await bot.start(token)
+
+
 def run_bot(settings: Settings, db_path: str | Path) -> int:
     """Connect to Discord and run until stopped.  Returns the process exit code."""
     token = settings.token
@@ -352,8 +364,9 @@ def run_bot(settings: Settings, db_path: str | Path) -> int:
         return 2
     bot = CrosscheckBot(settings, db_path)
     try:
-        # Logging is already set up (with the token redacted) by the CLI: do not let discord.py add a handler.
-        bot.run(token, log_handler=None)
+        asyncio.run(_run(bot, token))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: the bot was closed on the way out
     except discord.LoginFailure:
         log.error("Discord rejected the token: check DISCORD_TOKEN in .env (Developer Portal → Bot → Reset Token)")
         return 1

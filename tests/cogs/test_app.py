@@ -14,6 +14,7 @@ from discord import app_commands
 import bot.app as app
 from bot.app import CrosscheckBot, is_moderator, run_bot, sync_commands
 from bot.config import Settings
+from storage.corpus import Corpus
 from tests.cogs.conftest import (
     APP_ID,
     BOT_ID,
@@ -184,21 +185,49 @@ def test_sync_registers_commands_globally_or_in_one_server(tmp_path: Path, monke
 
 
 def test_run_bot_reports_a_rejected_token(tmp_path: Path, monkeypatch):
-    def run(self, token, **kw):
+    async def start(self, token, **kw):
         raise discord.LoginFailure("Improper token has been passed.")
 
-    monkeypatch.setattr(CrosscheckBot, "run", run)
+    monkeypatch.setattr(CrosscheckBot, "start", start)
     assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), tmp_path / "x.db") == 1
 
 
 def test_run_bot_explains_the_missing_message_content_intent(tmp_path: Path, monkeypatch, caplog):
-    def run(self, token, **kw):
+    async def start(self, token, **kw):
         raise discord.PrivilegedIntentsRequired(None)
 
-    monkeypatch.setattr(CrosscheckBot, "run", run)
+    monkeypatch.setattr(CrosscheckBot, "start", start)
     with caplog.at_level(logging.ERROR, logger="crosscheck.bot"):
         assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), tmp_path / "x.db") == 1
     assert "Message Content" in caplog.text
+
+
+def test_run_bot_starts_sets_up_and_closes_cleanly(tmp_path: Path, monkeypatch):
+    """``run_bot`` logs in (setup_hook: corpus, cogs), connects, and closes the database when the bot stops."""
+    seen = {}
+
+    async def login(self, token):
+        await self._async_setup_hook()
+        await self.setup_hook()
+
+    async def connect(self, reconnect=True):
+        seen["cogs"] = set(self.cogs)
+        seen["corpus"] = self.corpus
+        # The gateway closed (e.g. SIGTERM -> close()): start() returns.
+
+    closed = []
+    real_close = Corpus.close
+
+    async def close(self):
+        closed.append(self)
+        await real_close(self)
+
+    monkeypatch.setattr(CrosscheckBot, "login", login)
+    monkeypatch.setattr(CrosscheckBot, "connect", connect)
+    monkeypatch.setattr(Corpus, "close", close)
+    assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), tmp_path / "x.db") == 0
+    assert seen["cogs"] == {"Checking", "CorpusAdmin", "AutoReply"}
+    assert closed == [seen["corpus"]]
 
 
 @pytest.mark.parametrize("perm", ["manage_guild", "administrator"])
