@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -230,6 +231,9 @@ class CrosscheckBot(commands.Bot):
     checker: Checker
 
     def __init__(self, settings: Settings, db_path: str | Path, *, extensions: tuple[str, ...] = EXTENSIONS):
+        # Crosscheck has no voice features: no warnings about voice libraries at every start.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=make_intents(),
@@ -376,6 +380,12 @@ def run_bot(settings: Settings, db_path: str | Path) -> int:
             "Bot → Privileged Gateway Intents → Message Content Intent, then start again"
         )
         return 1
+    except (OSError, aiohttp.ClientError, discord.GatewayNotFound) as exc:
+        log.error("cannot reach Discord: %s", exc)
+        return 1
+    except discord.HTTPException as exc:
+        log.error("Discord refused the connection: %s %s", exc.status, exc.text)
+        return 1
     return 0
 
 
@@ -415,6 +425,9 @@ def sync_commands(settings: Settings, db_path: str | Path, *, guild_id: int | No
         return 1
     except discord.HTTPException as exc:
         print(f"crosscheck: sync failed: {exc.status} {exc.text or ''}".rstrip(), flush=True)
+        return 1
+    except (OSError, aiohttp.ClientError) as exc:
+        print(f"crosscheck: cannot reach Discord: {exc}", flush=True)
         return 1
     where = f"server {guild_id} (visible now)" if guild_id else "all servers (may take up to an hour to appear)"
     verb = "removed the commands from" if clear else f"synced {len(synced)} command(s) to"

@@ -234,3 +234,13 @@ def test_run_bot_starts_sets_up_and_closes_cleanly(tmp_path: Path, monkeypatch):
 async def test_is_moderator_accepts_manage_server_or_admin(bot, fake: FakeDiscord, perm):
     i = fake.command("settings", {}, user=MEMBER, perms=discord.Permissions(**{perm: True}))
     assert await is_moderator(i) is True
+
+
+def test_run_bot_without_network_exits_1_with_a_message(tmp_path: Path, monkeypatch, caplog):
+    async def start(self, token, **kw):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(CrosscheckBot, "start", start)
+    with caplog.at_level(logging.ERROR, logger="crosscheck.bot"):
+        assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), tmp_path / "x.db") == 1
+    assert "cannot reach Discord" in caplog.text
