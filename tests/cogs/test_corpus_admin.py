@@ -522,3 +522,13 @@ async def test_settings_threshold_out_of_range_is_refused(bot, fake: FakeDiscord
     answer = await fake.cmd("settings", {"threshold": 150.0})
     assert answer.ephemeral and "not valid" in answer.content
     assert (await bot.corpus.settings(GUILD_A))["threshold"] is None
+
+
+async def test_moderator_role_works_when_the_guilds_roles_are_not_cached(bot: CrosscheckBot, fake: FakeDiscord):
+    """Interactions carry the member's role ids; the check does not depend on the role being in the cache."""
+    uncached = 777000000000000001
+    assert bot.get_guild(GUILD_B).get_role(uncached) is None
+    await bot.set_guild_settings(GUILD_B, moderator_role_id=uncached)
+    answer = await fake.cmd("corpus history", {}, user=HELPER, roles=(uncached,), guild=GUILD_B)
+    assert answer.embeds and answer.embeds[0].title == "Corpus history"
+    assert "Only moderators" in (await fake.cmd("corpus history", {}, user=HELPER, guild=GUILD_B)).content
