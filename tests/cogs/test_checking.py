@@ -332,3 +332,16 @@ async def test_corpus_text_cannot_ping_or_mask_links(bot: CrosscheckBot, fake: F
     text = answer.text
     assert "@everyone" not in text and "<@&123>" not in text and "](https://" not in text
     assert answer.message["allowed_mentions"] == {"parse": []}
+
+
+async def test_not_relevant_button_ids_fit_discord_for_the_longest_story_ids(bot: CrosscheckBot):
+    from bot.models import CorpusFile, Story
+    from cogs.common import resolve_story_key, story_key
+    from storage.corpus import Actor
+
+    long_id = "s" * 120  # the longest id a story may have
+    await bot.corpus.apply(CorpusFile(stories=[Story(id=long_id, title="Long id")]), Actor(guild_id=GUILD_A), action="t")
+    key = story_key(long_id)
+    assert len(key) <= 100 and key.startswith("cc:nr:#")
+    assert await bot.corpus.read(resolve_story_key, bot, key.removeprefix("cc:nr:")) == long_id
+    assert story_key(SEED_STORY) == f"cc:nr:{SEED_STORY}"
