@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 import socket
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,29 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+# -- nothing left running ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+async def nothing_left_running() -> AsyncIterator[None]:
+    """After each test (and every other fixture's teardown): no task, heartbeat thread or socket of the bot or the
+    fake is still alive."""
+    from discord.gateway import KeepAliveHandler
+
+    yield
+    me = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    threads = [t for t in threading.enumerate() if isinstance(t, KeepAliveHandler)]
+    for t in threads:
+        t.join(timeout=1.0)
+    threads = [t for t in threads if t.is_alive()]
+    if tasks or threads:
+        for t in tasks:
+            t.cancel()
+        pytest.fail(f"left running after the test: tasks {[(t.get_name(), t.get_coro()) for t in tasks]}, threads {threads}",
+                    pytrace=False)
 
 
 # -- handler errors -----------------------------------------------------------------------------------------------
@@ -200,8 +225,7 @@ class RunningBot:
 
         self.client.before_identify_hook = before_identify_hook  # type: ignore[method-assign]
         self.task = asyncio.create_task(self.client.start(self.fake.token), name="e2e: bot")
-        await self.until(lambda: self.client.is_ready() and all(self.client.get_guild(g) for g in self.fake.guilds),
-                         timeout, "the bot to be ready with every server cached")
+        await self.ready(timeout)
         return self
 
     async def until(self, predicate: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
@@ -226,6 +250,17 @@ class RunningBot:
         me = asyncio.current_task()
         return [t for t in asyncio.all_tasks() if t is not me and not t.done()
                 and t.get_name().startswith(_HANDLER_TASK_PREFIXES)]
+
+    async def ready(self, timeout: float = 5.0) -> None:
+        """Until READY was dispatched for the latest IDENTIFY (after a re-IDENTIFY ``is_ready()`` alone is stale)."""
+        def ready() -> bool:
+            ws, session = self.client.ws, self.fake.session
+            return (self.client.is_ready() and session is not None and ws is not None
+                    and ws.session_id == session.id  # the latest READY was read...
+                    and self.client._connection._ready_task is None  # ...and dispatched after the GUILD_CREATEs
+                    and all(self.client.get_guild(g) for g in self.fake.guilds))
+
+        await self.until(ready, timeout, "READY")
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until every event the fake sent has been read and every handler discord.py started has finished
@@ -255,6 +290,11 @@ class RunningBot:
         crashed = None
         if self.task is not None and self.task.done() and not self.task.cancelled():
             crashed = self.task.exception()  # it stopped by itself before the test ended
+        # discord.py's close() does not cancel a READY still waiting for GUILD_CREATEs; it would then dispatch
+        # "ready" on a closed client (AttributeError on the MISSING loop).
+        ready_task = getattr(self.client._connection, "_ready_task", None)
+        if ready_task is not None:
+            ready_task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.client.close(), 5)
         if self.task is not None:
@@ -264,14 +304,25 @@ class RunningBot:
                 pass
         if crashed is not None:
             self.errors.events.append(("the bot's connection (Client.start)", crashed))
-        # Handler tasks still running and view timers: nothing may outlive the test.
+        # discord.py does not stop its view timers (AnswerView: 10 minutes) or a pending READY delay on close:
+        # cancel whatever of the bot's is still there, so nothing outlives the test.
         me = asyncio.current_task()
-        leftover = [t for t in asyncio.all_tasks() if t is not me and not t.done()
-                    and t.get_name().startswith(("discord", "CommandTree", "e2e:"))]
+        leftover = [t for t in asyncio.all_tasks() if t is not me and not t.done() and _belongs_to_bot(t)]
         for t in leftover:
             t.cancel()
         if leftover:
             await asyncio.gather(*leftover, return_exceptions=True)
+
+
+_BOT_CODE = (f"{os.sep}discord{os.sep}", f"{os.sep}bot{os.sep}", f"{os.sep}cogs{os.sep}")
+
+
+def _belongs_to_bot(task: asyncio.Task[Any]) -> bool:
+    if task.get_name().startswith(("discord", "CommandTree", "e2e:")):
+        return True
+    coro = task.get_coro()
+    code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+    return code is not None and any(part in code.co_filename for part in _BOT_CODE)
 
 
 @contextlib.asynccontextmanager

@@ -109,7 +109,7 @@ def snowflake() -> int:
 
 
 def iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "+00:00")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 # -- Discord's error shapes ---------------------------------------------------------------------------------------
@@ -1561,6 +1561,8 @@ class FakeDiscord:
             raise LookupError(f"no button {custom_id or label!r} on message {msg['id']}")
         if button.get("disabled"):
             raise PermissionError(f"button {custom_id or label!r} is disabled")
+        if msg.get("flags", 0) & Flags.EPHEMERAL and (msg.get("interaction_metadata") or {}).get("user", {}).get("id") != str(user.id):
+            raise PermissionError(f"{user.username} cannot see an ephemeral message meant for someone else")
         channel = self.channels[int(msg["channel_id"])]
         data = {"custom_id": button["custom_id"], "component_type": 2}
         return await self._dispatch_interaction(self._interaction_base(3, data, user, guild, channel, message=msg))

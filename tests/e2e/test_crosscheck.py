@@ -290,13 +290,14 @@ async def test_one_servers_addition_is_invisible_in_another(fake: FakeDiscord, w
 
 async def test_a_slow_check_defers_and_follows_up(fake: FakeDiscord, world: World, crosscheck: RunningBot) -> None:
     bot = crosscheck.client
-    # Time scaled down 10x: Discord's 3 s becomes 0.3 s, the bot's 2 s defer point 0.2 s, the check takes 0.5 s.
-    fake.interaction_window = 0.3
-    bot.defer_after = 0.2
+    # Time scaled down 5x: Discord's 3 s deadline becomes 0.6 s, the check takes 0.8 s (so an answer that is not
+    # deferred arrives too late), and the bot defers after 0.15 s instead of 2 s.
+    fake.interaction_window = 0.6
+    bot.defer_after = 0.15
     real_check = bot.checker.check
 
     def slow_check(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(0.5)  # in the worker thread, as a big corpus would
+        time.sleep(0.8)  # in the worker thread, as a big corpus would
         return real_check(*args, **kwargs)
 
     bot.checker.check = slow_check
@@ -327,7 +328,7 @@ async def test_survives_gateway_reconnects(fake: FakeDiscord, world: World, cros
 
     # A session Discord invalidates: the bot IDENTIFYs again and keeps answering.
     await fake.invalidate_session()
-    await crosscheck.until(lambda: crosscheck.client.is_ready(), what="READY after a new IDENTIFY")
+    await crosscheck.ready()
     _, again = await check(fake, world.bob, world.beta, world.beta_general, CLAIM)
     assert title_of(again) == SEED_TITLE
 

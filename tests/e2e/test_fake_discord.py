@@ -48,7 +48,7 @@ def make_bot(*, message_content: bool = True) -> commands.Bot:
     async def slow(interaction: discord.Interaction, defer: bool) -> None:
         if defer:
             await interaction.response.defer(thinking=True, ephemeral=True)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.5)
         if defer:
             await interaction.followup.send("done")
         else:
@@ -203,7 +203,7 @@ async def test_mentions_must_be_suppressed(fake: FakeDiscord, world, handler_err
 async def test_interaction_deadline_and_double_ack(fake: FakeDiscord, world, handler_errors: HandlerErrors) -> None:
     g, alice = world
     general = fake.channel("general")
-    fake.interaction_window = 0.1  # Discord's 3 s, scaled down
+    fake.interaction_window = 0.25  # Discord's 3 s, scaled down (the slow command takes 0.5 s)
     async with running(make_bot(), fake, handler_errors) as rb:
         await rb.client.tree.sync()
         late = await fake.slash("slow", {"defer": False}, user=alice, guild=g, channel=general)
@@ -249,7 +249,7 @@ async def test_reconnects(fake: FakeDiscord, world, handler_errors: HandlerError
         await fake.request_reconnect()
         await fake.invalidate_session()
         assert fake.identifies == 2 and fake.session is not session
-        await rb.until(lambda: rb.client.is_ready() and rb.client.get_guild(g.id), what="ready again")
+        await rb.ready()
         after = await fake.post_message(general, alice, "echo still here")
         await fake.wait_for(lambda: fake.replies_to(after), what="a reply after re-identifying")
 
@@ -308,3 +308,59 @@ def test_only_loopback() -> None:
             s.connect(("192.0.2.1", 80))
     finally:
         s.close()
+
+
+async def _post(fake: FakeDiscord, path: str, body: object, *, auth: bool = True) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bot {fake.token}"} if auth else {}
+    async with aiohttp.ClientSession() as http, http.post(fake.api_base + path, json=body, headers=headers) as resp:
+        return resp.status, (await resp.json() if resp.status != 204 else {})
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "code"),
+    [
+        ({"content": "x" * 2001}, ["content"], "BASE_TYPE_MAX_LENGTH"),
+        ({"embeds": [{"description": "d" * 4097}]}, ["embeds", "0", "description"], "BASE_TYPE_MAX_LENGTH"),
+        ({"embeds": [{"title": "t"}] * 11}, ["embeds"], "BASE_TYPE_MAX_LENGTH"),
+        ({"embeds": [{"fields": [{"name": "n", "value": "v" * 1025}]}]}, ["embeds", "0", "fields", "0", "value"],
+         "BASE_TYPE_MAX_LENGTH"),
+        ({"embeds": [{"fields": [{"name": "n" * 257, "value": "v"}]}]}, ["embeds", "0", "fields", "0", "name"],
+         "BASE_TYPE_MAX_LENGTH"),
+        ({"embeds": [{"fields": [{"name": "", "value": "v"}]}]}, ["embeds", "0", "fields", "0", "name"],
+         "BASE_TYPE_REQUIRED"),
+        ({"embeds": [{"footer": {"text": "f" * 2049}}]}, ["embeds", "0", "footer", "text"], "BASE_TYPE_MAX_LENGTH"),
+        ({"embeds": [{"description": "d" * 3000}, {"description": "d" * 3001}]}, ["embeds"], "MAX_EMBED_SIZE_EXCEEDED"),
+        ({"content": "<@&123456789012345678> hi", "allowed_mentions": {"parse": ["roles"]}}, ["allowed_mentions"],
+         "UNSUPPRESSED_MENTION"),
+        ({"content": "@everyone"}, ["allowed_mentions"], "UNSUPPRESSED_MENTION"),
+        ({"content": "x", "components": [{"type": 2, "style": 1, "label": "b", "custom_id": "c"}]},
+         ["components", "0", "type"], "COMPONENT_LAYOUT_INVALID"),
+    ],
+)
+async def test_rest_validation(fake: FakeDiscord, body: dict, where: list[str], code: str) -> None:
+    g = fake.add_guild("Alpha")
+    status, resp = await _post(fake, f"/channels/{fake.channel('general').id}/messages", body)
+    assert status == 400 and resp["code"] == 50035 and resp["message"] == "Invalid Form Body", resp
+    node = resp["errors"]
+    for part in where:
+        node = node[part]
+    assert node["_errors"][0]["code"] == code, resp
+    assert len(fake.violations) == 1
+    fake.violations.clear()
+    assert g.id in fake.guilds
+
+
+async def test_rest_answers_like_discord(fake: FakeDiscord) -> None:
+    ch = fake.add_guild("Alpha").channels
+    cid = next(iter(ch))
+    assert await _post(fake, f"/channels/{cid}/messages", {"content": "hi"}, auth=False) == (
+        401, {"message": "401: Unauthorized", "code": 0})
+    assert await _post(fake, f"/channels/{cid}/messages", {}) == (400, {"code": 50006, "message": "Cannot send an empty message"})
+    assert (await _post(fake, "/channels/1/messages", {"content": "hi"}))[1]["code"] == 10003
+    assert (await _post(fake, "/no/such/route", {}))[0] == 404
+    status, msg = await _post(fake, f"/channels/{cid}/messages", {"content": "hi <@123456789012345678>",
+                                                                  "allowed_mentions": {"parse": []}})
+    assert status == 200 and msg["author"]["id"] == str(fake.bot_user.id) and fake.bot_messages()[0].id == int(msg["id"])
+    assert sorted(v.kind for v in fake.violations) == ["empty_message", "unauthorized", "unknown_channel", "unknown_route"]
+    fake.violations.clear()
+    assert [r.status for r in fake.requests] == [401, 400, 404, 404, 200]
