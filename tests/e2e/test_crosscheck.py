@@ -113,11 +113,18 @@ async def check(fake: FakeDiscord, user: User, guild: Guild, channel: Channel, c
     return ix, answer
 
 
-async def sources_page(fake: FakeDiscord, answer: SentMessage, user: User, guild: Guild) -> str:
+async def press(rb: RunningBot, message: SentMessage, label: str, user: User, guild: Guild) -> FakeInteraction:
+    """A member presses a button, once the bot has finished sending the message (and registered its view: the
+    fake shows the message to users as soon as it has it, a moment before the bot reads Discord's answer)."""
+    await rb.settle()
+    return await rb.fake.click(message, label=label, user=user, guild=guild)
+
+
+async def sources_page(rb: RunningBot, answer: SentMessage, user: User, guild: Guild) -> str:
     """Press "Next" on a /check answer and return the text of the page it shows (the sources)."""
     before = len(answer.history)
-    ix = await fake.click(answer, label="Next", user=user, guild=guild)
-    await fake.wait_for(lambda: len(answer.history) > before, what="the answer to turn the page")
+    ix = await press(rb, answer, "Next", user, guild)
+    await rb.fake.wait_for(lambda: len(answer.history) > before, what="the answer to turn the page")
     assert ix.response_type == 7  # UPDATE_MESSAGE: the same message, edited
     return unescape(answer.text())
 
@@ -133,7 +140,7 @@ async def test_check_reports_the_seed_story(fake: FakeDiscord, world: World, cro
     assert flagged == CONFLICTING
     assert SEED_STORY in answer.embeds[0]["footer"]["text"]
     assert {b["label"] for b in answer.buttons()} >= {"Next", "Not relevant"}
-    page2 = await sources_page(fake, answer, world.alice, world.alpha)
+    page2 = await sources_page(crosscheck, answer, world.alice, world.alpha)
     assert "Sources — " + SEED_TITLE in page2 and "Kabul Dispatch" in page2
     # Discord echoed the bot's public answer back to it; nothing answered it.
     await crosscheck.settle()
@@ -213,8 +220,8 @@ ARTICLE = {
     "url": "https://harbourgazette.example/2026/06/03/kabul-moscow-pact",
     "title": "Kabul and Moscow sign a military pact, Harbour Gazette learns",
     "text": (
-        "Russia and Afghanistan's Taliban government signed a military-technical cooperation agreement in Moscow, "
-        "officials told the Harbour Gazette. The deal covers training and equipment, a Russian official said.\n"
+        "Russia and Afghanistan's Taliban government signed their military-technical cooperation agreement on "
+        "2 June 2026 in Kabul, officials told the Harbour Gazette. The deal covers training and equipment.\n"
         "Neither side called it an alliance."
     ),
 }
@@ -250,14 +257,25 @@ async def add_article(fake: FakeDiscord, world: World, article: dict[str, Any] =
 async def test_moderator_adds_an_article_and_check_reflects_it(fake: FakeDiscord, world: World,
                                                                crosscheck: RunningBot) -> None:
     _, before = await check(fake, world.alice, world.alpha, world.general, CLAIM)
-    assert NEW_OUTLET not in await sources_page(fake, before, world.alice, world.alpha)
+    assert NEW_OUTLET not in await sources_page(crosscheck, before, world.alice, world.alpha)
 
     confirmation = await add_article(fake, world)
-    assert f"new outlet `{NEW_OUTLET.replace('.', '-')}`" in confirmation.content or NEW_OUTLET in confirmation.content
+    assert "with the new outlet `harbourgazette-example`" in confirmation.content
+    # The bot suggests positions from the new article; the moderator accepts its date, a new answer to
+    # "When was the agreement signed?".
+    suggested = fields_of(confirmation)
+    assert suggested[0] == "1. When was the agreement signed?", suggested
+    assert confirmation.embeds[0]["fields"][0]["value"].startswith("On 2 June 2026")
+    ix = await press(crosscheck, confirmation, "Accept 1", world.mod, world.alpha)
+    [accepted] = await fake.wait_for(lambda: ix.followups, what="the acceptance")
+    assert ix.response_type == 7 and accepted.ephemeral and accepted.content.startswith("Accepted:"), accepted
+    assert {b["label"]: b.get("disabled") for b in confirmation.buttons()}["Accepted"] is True
 
     _, after = await check(fake, world.alice, world.alpha, world.general, CLAIM)
     assert title_of(after) == SEED_TITLE
-    assert NEW_OUTLET in await sources_page(fake, after, world.alice, world.alpha)
+    when = unescape(next(f["value"] for f in after.embeds[0]["fields"] if "When was the agreement signed?" in f["name"]))
+    assert re.search(r"On 2 June 2026\*\* — " + re.escape(NEW_OUTLET), when), when
+    assert NEW_OUTLET in await sources_page(crosscheck, after, world.alice, world.alpha)
 
 
 async def test_one_servers_addition_is_invisible_in_another(fake: FakeDiscord, world: World,
@@ -282,7 +300,7 @@ async def test_one_servers_addition_is_invisible_in_another(fake: FakeDiscord, w
     assert title_of(there) == "No known story matches this"
     await add_article(fake, world)
     _, seed_in_beta = await check(fake, world.bob, world.beta, world.beta_general, CLAIM)
-    assert NEW_OUTLET not in await sources_page(fake, seed_in_beta, world.bob, world.beta)
+    assert NEW_OUTLET not in await sources_page(crosscheck, seed_in_beta, world.bob, world.beta)
 
 
 # -- a slow answer --------------------------------------------------------------------------------------------------
