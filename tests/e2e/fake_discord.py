@@ -1796,13 +1796,7 @@ class FakeDiscord:
     def _new_bot_message(self, channel_id: int, body: dict[str, Any], files: list[UploadedFile], *, mtype: int = 0,
                          interaction: FakeInteraction | None = None, flags: int | None = None) -> dict[str, Any]:
         ch = self.channels.get(channel_id)
-        attachments = []
-        for i, f in enumerate(files):
-            aid = snowflake()
-            url = f"{self.base_url}/attachments/{channel_id}/{aid}/{f.filename}"
-            self._attachments[str(aid)] = f.data
-            attachments.append({"id": str(aid), "filename": f.filename, "size": len(f.data), "url": url,
-                                "proxy_url": url, "content_type": f.content_type})
+        attachments = self._attachments_for(channel_id, body, files, [])
         msg: dict[str, Any] = {
             "id": str(snowflake()), "channel_id": str(channel_id), "author": self.bot_user.to_dict(),
             "content": body.get("content") or "", "timestamp": iso_now(), "edited_timestamp": None, "tts": False,
@@ -1830,6 +1824,25 @@ class FakeDiscord:
             msg["referenced_message"] = target
             msg["type"] = 19
         return msg
+
+    def _attachments_for(self, channel_id: int, body: dict[str, Any], files: list[UploadedFile],
+                         existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The message's attachments: uploads (``files[n]``, described by ``{"id": n}`` entries of ``attachments``)
+        stored and served by the fake, plus existing attachments an edit keeps by id."""
+        meta = {str(a.get("id")): a for a in body.get("attachments") or []}
+        keep = [a for a in existing if str(a["id"]) in meta] if "attachments" in body else list(existing)
+        out = list(keep)
+        for f in files:
+            n = f.field.removeprefix("files[").removesuffix("]")
+            aid = snowflake()
+            url = f"{self.base_url}/attachments/{channel_id}/{aid}/{f.filename}"
+            self._attachments[str(aid)] = f.data
+            att = {"id": str(aid), "filename": f.filename, "size": len(f.data), "url": url, "proxy_url": url,
+                   "content_type": f.content_type}
+            if meta.get(n, {}).get("description"):
+                att["description"] = meta[n]["description"]
+            out.append(att)
+        return out
 
     @staticmethod
     def _stored_embed(e: dict[str, Any]) -> dict[str, Any]:
@@ -1928,9 +1941,10 @@ class FakeDiscord:
             raise invalid_form(errs.tree)
         self._pings_check(rec, body, base=base)
         new = dict(sm.data)
-        for key in ("content", "embeds", "components", "attachments"):
+        for key in ("content", "embeds", "components"):
             if key in body and body[key] is not None:
                 new[key] = body[key]
+        new["attachments"] = self._attachments_for(sm.channel_id, body, rec.files, sm.data.get("attachments") or [])
         if "embeds" in body and body["embeds"] is not None:
             new["embeds"] = [self._stored_embed(e) for e in body["embeds"]]
         if "components" in body and body["components"] is not None:

@@ -303,6 +303,49 @@ async def test_one_servers_addition_is_invisible_in_another(fake: FakeDiscord, w
     assert NEW_OUTLET not in await sources_page(crosscheck, seed_in_beta, world.bob, world.beta)
 
 
+GLASGOW_FILE = {
+    "format": "crosscheck-corpus", "version": 1,
+    "outlets": [{"id": "clyde-courier", "name": "Clyde Courier", "domains": ["clydecourier.example"],
+                 "type": "newspaper"}],
+    "stories": [{"id": "glasgow-bridge-ferry", "title": "Harbour bridge in Glasgow closed after a ferry collision",
+                 "summary": "A ferry struck the harbour bridge; accounts differ on the damage.",
+                 "entities": [{"id": "glasgow", "name": "Glasgow", "kind": "place", "aliases": ["Clyde"]},
+                              {"id": "bridge", "name": "harbour bridge", "kind": "place", "aliases": []}],
+                 "topic_terms": ["ferry", "collision", "bridge"]}],
+    "articles": [{"id": "clyde-courier-ferry", "story": "glasgow-bridge-ferry", "outlet": "clyde-courier",
+                  "title": "Ferry hits Glasgow harbour bridge", "url": "https://clydecourier.example/ferry",
+                  "text": "A ferry collided with the harbour bridge in Glasgow on the Clyde on Tuesday. The bridge "
+                          "was closed while engineers inspect the damage from the collision."}],
+    "claims": [],
+}
+GLASGOW_CLAIM = "A ferry crashed into the harbour bridge in Glasgow and the bridge is closed"
+
+
+async def test_import_and_export_files(fake: FakeDiscord, world: World, crosscheck: RunningBot) -> None:
+    import json
+
+    # Beta's owner imports a corpus file: the bot downloads the attachment, defers, and follows up.
+    data = json.dumps(GLASGOW_FILE).encode()
+    ix = await fake.slash("corpus import", {"file": ("glasgow.json", data)}, user=world.beta_mod, guild=world.beta,
+                          channel=world.beta_general)
+    [done] = await fake.answer(ix)
+    assert ix.response_type == 5 and done.ephemeral and done.content.startswith("Imported glasgow.json"), done
+    _, there = await check(fake, world.bob, world.beta, world.beta_general, GLASGOW_CLAIM)
+    assert title_of(there) == GLASGOW_FILE["stories"][0]["title"]
+    _, here = await check(fake, world.alice, world.alpha, world.general, GLASGOW_CLAIM)
+    assert title_of(here) == "No known story matches this"
+
+    # Exporting gives the file back (a multipart upload on the follow-up).
+    ix = await fake.slash("corpus export", {}, user=world.beta_mod, guild=world.beta, channel=world.beta_general)
+    [export] = await fake.answer(ix)
+    upload = next(r for r in fake.requests if r.files and ix.token in r.path)
+    [f] = upload.files
+    assert f.filename.startswith(f"crosscheck-{world.beta.id}-corpus-") and f.filename.endswith(".json")
+    exported = json.loads(f.data)
+    assert [st["id"] for st in exported["stories"]] == ["glasgow-bridge-ferry"]
+    assert export.data["attachments"][0]["filename"] == f.filename
+
+
 # -- a slow answer --------------------------------------------------------------------------------------------------
 
 
