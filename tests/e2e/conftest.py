@@ -5,7 +5,8 @@ Every e2e test fails if, by its end,
   unknown route...: ``FakeDiscord.violations``; a test that provokes one on purpose takes it with ``take_violations``);
 - a handler raised: ``Client.on_error`` ran, ``CommandTree.on_error`` got an error other than a refusal or a user
   error, or anything logged at ERROR (discord.py logs view/modal/task failures; the app logs unexpected errors);
-- a connection left 127.0.0.1 (sockets to any other address are refused).
+- a connection left 127.0.0.1 (sockets to any other address are refused);
+- a task or heartbeat thread of the bot or the fake outlived the test.
 """
 
 from __future__ import annotations
