@@ -76,6 +76,8 @@ def parse_json_bytes(data: bytes, name: str = "file") -> Any:
         raise ImportFileError(f"{name}: JSON nested too deeply") from exc
     except json.JSONDecodeError as exc:
         raise ImportFileError(f"{name}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits (sys.get_int_max_str_digits)
+        raise ImportFileError(f"{name}: not usable JSON: {str(exc).split(';')[0]}") from exc
     if not _depth_ok(obj):
         raise ImportFileError(f"{name}: JSON nested deeper than {MAX_DEPTH} levels")
     return obj

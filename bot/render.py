@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.report import Match, Report, SourceOut, VersionOut
+from bot.text import clean_text
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_MAX = 256
@@ -42,6 +43,8 @@ def inert(text: str | None, *, markdown: bool = True) -> str:
     """Corpus or user text made safe to show: mentions, invites, masked links and markdown neutralised."""
     if not text:
         return ""
+    # Controls, bidi overrides and zero-width characters out first: they can disguise text or split a mention.
+    text = clean_text(text, keep_newlines=True, nfkc=False)
     text = _MENTION_RE.sub(lambda m: m.group(0).replace("@", "@" + _ZW).replace("<", "<" + _ZW).replace("#", "#" + _ZW), text)
     text = _INVITE_RE.sub(lambda m: m.group(1).replace(".", _ZW + ".") + "/", text)
     if markdown:
@@ -53,6 +56,9 @@ def inert(text: str | None, *, markdown: bool = True) -> str:
             last = m.end()
         parts.append(_MARKDOWN_RE.sub(r"\\\1", text[last:]))
         text = "".join(parts)
+    else:
+        # Masked links ("[text](https://...)") work in plain message content too: break the "](" they need.
+        text = text.replace("](", "]" + _ZW + "(")
     return text
 
 
@@ -128,7 +134,8 @@ def render_text(report: Report, *, signals_per_source: int = 3, width: int = 100
     for link in report.links:
         r = _rating_dict_line(link.rating)
         lines.append(f"Link {link.domain}: {link.outlet}" + (f" — rating: {r}" if r else ""))
-    return "\n".join(lines).rstrip() + "\n"
+    # Corpus text may hold terminal escape sequences or bidi overrides: none reaches the terminal.
+    return clean_text("\n".join(lines), keep_newlines=True, nfkc=False).rstrip() + "\n"
 
 
 def _rating_dict_line(rating: dict[str, Any] | None) -> str:

@@ -25,6 +25,8 @@ _HOST_PREFIXES = ("www.", "m.", "mobile.", "amp.", "www1.", "www2.")
 # http(s) URLs and bare domains with a path ("bbc.com/news/x").  Linear: one character class, bounded.
 _URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"'`|\\\]\[(){}]{1,2000}", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}»”’'\""
+#: Longest host part ``normalize_domain`` looks at (generous: IDNA may shorten a Unicode name a little).
+_MAX_HOST_INPUT = 1_000
 
 
 def find_urls(text: str) -> list[str]:
@@ -48,8 +50,13 @@ def normalize_domain(domain: str) -> str | None:
     """'WWW.BBC.co.uk.' -> 'bbc.co.uk'; None if it is not a host name."""
     d = clean_text(domain).strip().lower().rstrip(".")
     if "://" in d:
-        d = urlsplit(d).hostname or ""
+        try:
+            d = urlsplit(d).hostname or ""
+        except ValueError:  # "https://[" (a bracketed host that is not an IP address)
+            return None
     d = d.split("/")[0].split(":")[0]
+    if len(d) > _MAX_HOST_INPUT:
+        return None  # a host name is at most 253 characters; longer input is not one (and would cost quadratic time)
     try:
         d = d.encode("idna").decode("ascii")
     except UnicodeError:
