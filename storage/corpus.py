@@ -383,12 +383,69 @@ class Corpus:
                     for ref in list(p.articles) + [e.article for e in p.evidence]:
                         if ref not in article_ids and not await self._visible_article(ref, guild):
                             raise CorpusError(f"stories[{i}].questions[{q.id}].positions[{p.id}]: unknown article {ref!r}")
+        await self._check_nested_ids([(f"stories[{i}]", s.id, s.questions) for i, s in enumerate(file.stories)], guild)
+        for i, s in enumerate(file.stories):
+            entity_ids: set[str] = set()
+            for e in s.entities:
+                if e.id in entity_ids:
+                    raise CorpusError(f"stories[{i}].entities: duplicate id {e.id!r}")
+                entity_ids.add(e.id)
         # Domains: another server's (or the global) outlet may already own a domain; a server then keeps its own.
+        domain_owner: dict[str, int] = {}
         for i, o in enumerate(file.outlets):
             for d in o.domains:
+                if domain_owner.setdefault(d, i) != i:
+                    raise CorpusError(f"outlets[{i}].domains: {d!r} is also a domain of outlets[{domain_owner[d]}]")
                 rows = await self._fetch("SELECT outlet_id FROM outlet_domains WHERE domain = ? AND guild_id = ?", (d, guild))
                 if rows and rows[0][0] != o.id:
                     raise CorpusError(f"outlets[{i}].domains: {d!r} already belongs to outlet {rows[0][0]!r}")
+
+    async def _check_nested_ids(self, stories: Sequence[tuple[str, str, Sequence[Question]]], guild: int) -> None:
+        """Question and position ids are unique within a change, belong to this server, and an existing one stays
+        under the same story (question) or question (position): an upsert must never silently move or merge them.
+
+        ``stories``: (where in the file, story id, its questions)."""
+        seen_q: dict[str, str] = {}
+        seen_p: dict[str, str] = {}
+        for where, _story, questions in stories:
+            for q in questions:
+                if q.id in seen_q:
+                    raise CorpusError(f"{where}.questions[{q.id}]: duplicate id (also in {seen_q[q.id]})")
+                seen_q[q.id] = where
+                for p in q.positions:
+                    if p.id in seen_p:
+                        raise CorpusError(f"{where}.questions[{q.id}].positions[{p.id}]: duplicate id "
+                                          f"(also under question {seen_p[p.id]!r})")
+                    seen_p[p.id] = q.id
+        q_rows: dict[str, tuple[str, int]] = {}
+        for chunk in _chunks(list(seen_q)):
+            marks = ",".join("?" * len(chunk))
+            for r in await self._fetch(f"SELECT id, story_id, guild_id FROM questions WHERE id IN ({marks})", chunk):  # noqa: S608
+                q_rows[r[0]] = (r[1], r[2])
+        p_rows: dict[str, tuple[str, int]] = {}
+        for chunk in _chunks(list(seen_p)):
+            marks = ",".join("?" * len(chunk))
+            for r in await self._fetch(f"SELECT id, question_id, guild_id FROM positions WHERE id IN ({marks})", chunk):  # noqa: S608
+                p_rows[r[0]] = (r[1], r[2])
+        for where, story_id, questions in stories:
+            for q in questions:
+                if q.id in q_rows:
+                    owner_story, owner = q_rows[q.id]
+                    if owner != guild:
+                        raise PermissionDenied(f"{where}.questions[{q.id}]: id belongs to another server or the global "
+                                               "corpus; choose another id")
+                    if owner_story != story_id:
+                        raise CorpusError(f"{where}.questions[{q.id}]: id is taken by a question of story "
+                                          f"{owner_story!r}; choose another id")
+                for p in q.positions:
+                    if p.id in p_rows:
+                        owner_q, owner = p_rows[p.id]
+                        if owner != guild:
+                            raise PermissionDenied(f"{where}.questions[{q.id}].positions[{p.id}]: id belongs to another "
+                                                   "server or the global corpus; choose another id")
+                        if owner_q != q.id:
+                            raise CorpusError(f"{where}.questions[{q.id}].positions[{p.id}]: id is taken by a position "
+                                              f"of question {owner_q!r}; choose another id")
 
     async def _visible_article(self, article_id: str, guild: int) -> bool:
         rows = await self._fetch("SELECT 1 FROM articles WHERE id = ? AND guild_id IN (?, ?)", (article_id, GLOBAL, guild))
@@ -529,6 +586,7 @@ class Corpus:
         guild = actor.guild_id
         async with self._transaction():
             await self._story_for_edit(story_id, guild)
+            await self._check_nested_ids([("question", story_id, [question])], guild)
             for p in question.positions:
                 for ref in list(p.articles) + [e.article for e in p.evidence]:
                     if not await self._visible_article(ref, guild):
@@ -556,7 +614,9 @@ class Corpus:
                 if not await self._visible_article(ref, guild):
                     raise CorpusError(f"position.articles: unknown article {ref!r}")
             before = await self._snapshots([("story", story_id)], guild)
-            existing = await self._fetch("SELECT ord FROM positions WHERE id = ?", (position.id,))
+            existing = await self._fetch("SELECT ord, question_id, guild_id FROM positions WHERE id = ?", (position.id,))
+            if existing and existing[0][2] == guild and existing[0][1] != question_id:
+                raise CorpusError(f"position {position.id!r} is taken by question {existing[0][1]!r}; choose another id")
             ord_ = existing[0][0] if existing else (
                 await self._fetch("SELECT coalesce(max(ord) + 1, 0) FROM positions WHERE question_id = ?", (question_id,))
             )[0][0]
