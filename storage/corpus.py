@@ -139,6 +139,8 @@ _OUTLET_SCOPE: list[tuple[str, str]] = [
     ("outlet_ratings", "outlet_id = :s AND guild_id = :g"),
 ]
 _SCOPES = {"story": _STORY_SCOPE, "outlet": _OUTLET_SCOPE}
+#: Scoped tables keyed by ``id`` whose rows other rows reference (restored in place, see ``Corpus._restore``).
+_KEYED = frozenset({"articles", "claims", "questions", "positions"})
 
 
 class Corpus:
@@ -208,13 +210,21 @@ class Corpus:
 
     async def _restore(self, kind: str, target: str, guild: int, snap: dict[str, list[dict[str, Any]]]) -> None:
         params = {"s": target, "g": guild}
-        # Delete children first (reverse order), then re-insert parents first.
+        # Delete children first (reverse order), then re-insert parents first.  Rows that exist in the snapshot are
+        # updated in place, never deleted and re-inserted: deleting an article would cascade to claim links that
+        # this server's claims in *other* stories hold on it, which are outside this snapshot.
         for table, where in reversed(_SCOPES[kind]):
             if table in ("stories", "outlets") and not snap.get(table):
                 # The record did not exist before: remove it (and, for a story, what hangs off it in this scope).
                 await self.conn.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
             elif table in ("stories", "outlets"):
                 continue  # updated in place below, so that other servers' rows hanging off it survive
+            elif table in _KEYED:
+                keep = json.dumps([r["id"] for r in snap.get(table) or []])
+                await self.conn.execute(
+                    f"DELETE FROM {table} WHERE ({where}) AND id NOT IN (SELECT value FROM json_each(:keep))",  # noqa: S608
+                    {**params, "keep": keep},
+                )
             else:
                 await self.conn.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
         for table, _ in _SCOPES[kind]:
@@ -222,7 +232,7 @@ class Corpus:
             for row in rows:
                 cols = list(row)
                 sql = f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"  # noqa: S608
-                if table in ("stories", "outlets"):
+                if table in ("stories", "outlets") or table in _KEYED:
                     updates = ",".join(f"{c}=excluded.{c}" for c in cols if c != "id")
                     sql += f" ON CONFLICT(id) DO UPDATE SET {updates}"
                 await self.conn.execute(sql, [row[c] for c in cols])
@@ -686,16 +696,45 @@ class Corpus:
                 before = await self._snapshots([("outlet", record_id)], guild)
             else:
                 before = await self._snapshots([("story", story_id)], guild)
-            await self.conn.execute(f"DELETE FROM {tables[kind]} WHERE id = ?", (record_id,))  # noqa: S608
+            removed_articles: list[str] = []
             if kind == "article":
+                removed_articles = [record_id]
+            elif kind == "story":
+                removed_articles = [r[0] for r in await self._fetch("SELECT id FROM articles WHERE story_id = ?", (record_id,))]
+            if removed_articles:
+                # This server's claims and positions in other stories may cite the removed articles: they change too
+                # (claim links cascade, positions drop them), so undo must restore those stories as well.
+                citing = await self._citing_stories(removed_articles, guild)
+                before += await self._snapshots((("story", s) for s in citing if s != story_id), guild)
+            await self.conn.execute(f"DELETE FROM {tables[kind]} WHERE id = ?", (record_id,))  # noqa: S608
+            for article_id in removed_articles:
                 # Positions keep their JSON lists: drop the removed article from them.
-                await self._drop_article_from_positions(record_id, guild)
+                await self._drop_article_from_positions(article_id, guild)
             if story_id and kind != "story":
                 await self._reindex([story_id])
             elif kind == "story":
                 await self.conn.execute("DELETE FROM search WHERE story_id = ?", (record_id,))
             await self._audit(actor, "remove", kind, record_id, before, f"removed {kind} {record_id}")
         return story_id or record_id
+
+    async def _citing_stories(self, article_ids: Sequence[str], guild: int) -> list[str]:
+        """Stories in which this server's claims or positions cite any of ``article_ids``."""
+        out: dict[str, None] = {}
+        for chunk in _chunks(list(article_ids)):
+            marks = ",".join("?" * len(chunk))
+            for r in await self._fetch(
+                f"SELECT DISTINCT c.story_id FROM claim_articles ca JOIN claims c ON c.id = ca.claim_id "  # noqa: S608
+                f"WHERE c.guild_id = ? AND ca.article_id IN ({marks})", (guild, *chunk)):
+                out[r[0]] = None
+        for article_id in article_ids:
+            for r in await self._fetch(
+                "SELECT p.articles, p.evidence, q.story_id FROM positions p JOIN questions q ON q.id = p.question_id "
+                "WHERE p.guild_id = ? AND (p.articles LIKE ? OR p.evidence LIKE ?)",
+                (guild, f'%"{article_id}"%', f'%"{article_id}"%')):
+                pos = row_position({"id": "x", "statement": "x", "articles": r[0], "evidence": r[1], "status": "accepted"})
+                if article_id in pos.articles or any(e.article == article_id for e in pos.evidence):
+                    out[r[2]] = None
+        return list(out)
 
     async def _drop_article_from_positions(self, article_id: str, guild: int) -> None:
         for r in await self._fetch("SELECT * FROM positions WHERE guild_id = ? AND (articles LIKE ? OR evidence LIKE ?)",
