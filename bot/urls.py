@@ -104,7 +104,7 @@ def canonicalize_url(url: str) -> str | None:
     host = normalize_domain(host or "")
     if not host:
         return None
-    path = unquote(parts.path or "")
+    path = clean_text(unquote(parts.path or ""))  # what was escaped is cleaned like what was not (NFKC, controls out)
     segments = [s for s in path.split("/") if s and s.lower() != "amp"]
     last = segments[-1] if segments else ""
     if last.lower() in ("index.html", "index.htm", "index.php"):
@@ -112,6 +112,9 @@ def canonicalize_url(url: str) -> str | None:
     if segments and segments[-1].lower().endswith(".amp"):
         segments[-1] = segments[-1][: -len(".amp")]
     path = "/" + "/".join(segments) if segments else ""
+    # Re-escape what unquoting exposed and a URL cannot hold raw ("%", "?", "#", white space), so that the
+    # canonical form is a URL and canonicalising it again gives it back.
+    path = _PATH_UNSAFE_RE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8", "surrogatepass")), path)
     try:
         query = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
@@ -124,6 +127,7 @@ def canonicalize_url(url: str) -> str | None:
     return urlunsplit(("https", host, path, urlencode(kept), ""))
 
 
+_PATH_UNSAFE_RE = re.compile(r"[%?#\s]")
 _SLUG_SPLIT = re.compile(r"[-_+.,/]+|%20")
 _ID_LIKE = re.compile(r"^(?:[0-9]+|[0-9a-f]{8,}|[a-z]?[0-9]{5,}[a-z0-9]*)$")
 

@@ -86,7 +86,7 @@ def test_text_and_urls_never_raise_and_clean(s: str) -> None:
     cleaned.encode("utf-8")  # no lone surrogate survives
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]", cleaned)
     assert len(find_urls(s)) <= 20
-    for candidate in (s, "https://" + s, "http://www." + s):
+    for candidate in (s, "https://" + s, "http://www." + s, "https://a.example/" + s, "https://a.example/x?" + s):
         canon = canonicalize_url(candidate)
         if canon is not None:
             canon.encode("utf-8")
@@ -285,3 +285,17 @@ def test_long_host_is_refused_quickly() -> None:
     assert normalize_domain("www." * 250_000 + "example.com") is None
     assert canonicalize_url("https://" + "www." * 250_000 + "example.com/x") is None
     assert normalize_domain("www." * 3 + "example.com") == "example.com"
+
+
+@pytest.mark.parametrize(("url", "canon"), [
+    ("http://www.example.com/%00a", "https://example.com/a"),
+    ("https://example.com/a%20b/c%3Fd?utm_source=x&q=1", "https://example.com/a%20b/c%3Fd?q=1"),
+    ("https://example.com/%25", "https://example.com/%25"),
+    ("https://example.com/%EF%AC%83", "https://example.com/ffi"),
+    ("https://example.com/a%E2%80%AEb", "https://example.com/ab"),
+])
+def test_canonical_url_is_a_url_and_a_fixed_point(url: str, canon: str) -> None:
+    """Regression: the path was unquoted and never re-escaped, so a canonical URL could hold a raw NUL, space, "%" or
+    "?" (then read as a query), and canonicalising it again gave another URL."""
+    assert canonicalize_url(url) == canon
+    assert canonicalize_url(canon) == canon
