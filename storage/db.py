@@ -102,12 +102,16 @@ def connect(path: str | Path, *, readonly: bool = False, check: str = "quick") -
     Raises StorageError, with a clear message, if the file is not a usable Crosscheck database.
     """
     path = Path(path)
-    if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
-    else:
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+        else:
+            if path.parent and not path.parent.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:  # a directory, a missing or read-only location ...
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StorageError(f"cannot open the database {path}: {detail} (set CROSSCHECK_DB or --db to a writable file).") from exc
     try:
         apply_pragmas(conn, readonly=readonly)
         if check != "off":
