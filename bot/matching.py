@@ -14,6 +14,7 @@ Pipeline (all in one place so it can be measured, see benchmarks/):
 from __future__ import annotations
 
 import math
+import re
 import threading
 from functools import lru_cache
 from collections import defaultdict
@@ -23,7 +24,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.report import Confidence
-from bot.text import STOP_WORDS, content_terms, normalize, stem, words
+from bot.text import STOP_WORDS, content_terms, normalize, split_hashtag, stem, words
 from bot.urls import canonicalize_url, find_urls, registered_domain, slug_words, strip_urls
 from storage.reader import Candidate, CorpusReader, StoryMeta
 
@@ -31,6 +32,8 @@ from storage.reader import Candidate, CorpusReader, StoryMeta
 MAX_QUERY_CHARS = 4_000
 #: Most words considered from a query.
 MAX_QUERY_WORDS = 300
+#: Typo correction of index terms only for messages of at most this many content words.
+MAX_CORRECTED_WORDS = 12
 
 DEFAULT_THRESHOLD = 50.0
 HIGH = 75.0
@@ -43,8 +46,60 @@ def _normalized(text: str) -> str:
 
 
 @lru_cache(maxsize=65_536)
+def _term_list(text: str) -> tuple[str, ...]:
+    return tuple(content_terms(text))
+
+
+@lru_cache(maxsize=65_536)
 def _terms(text: str) -> frozenset[str]:
-    return frozenset(content_terms(text))
+    return frozenset(_term_list(text))
+
+
+# Pasted posts: "pic.twitter.com/AbC" (often glued to the word before it) and bare "host.tld/path" links are links, not
+# words; "@LindseyGrahamSC" names "Lindsey Graham SC" (handles are split like hashtags).
+_PIC_LINK_RE = re.compile(r"pic\.twitter\.com/\w+", re.IGNORECASE)
+_BARE_LINK_RE = re.compile(r"(?<![^\s(])(?:[a-z0-9-]{1,63}\.){1,5}[a-z]{2,12}/[^\s]{0,500}", re.IGNORECASE)
+_MENTION_RE = re.compile(r"@(\w{1,64})(?!\w)(?!\.\w)")  # not a mail address (user@host.tld)
+
+
+def _mention_words(m: re.Match[str]) -> str:
+    return " " + " ".join(split_hashtag(m.group(1).replace("_", " ").strip() or m.group(1))) + " "
+
+
+def prepare_text(text: str) -> str:
+    """Links without a scheme out, @handles split into words (before normalisation, while the case is there)."""
+    if "/" in text:
+        text = _BARE_LINK_RE.sub(" ", _PIC_LINK_RE.sub(" ", text))
+    if "@" in text:
+        text = _MENTION_RE.sub(_mention_words, text)
+    return text
+
+
+#: Stories without curated entities (imported fact-checks) are ranked by a linear model over lexical features of the
+#: query against the story's text (title, summary, claims, article titles), fitted on CLEF CheckThat! train splits
+#: only by benchmarks/tune_checkthat.py (listwise softmax with weights >= 0, so more shared evidence never lowers a
+#: score, then a logistic calibration so that score 50 = even odds
+#: that the top story is the one the message repeats).  Features, in order (see Matcher._plain_features):
+#:   bm25      BM25 (k1 1.2, b 0.75) of the query's stems against the story text, IDF from the full-text index,
+#:             over its bound (k1 + 1) x the query's IDF mass, so that it reads the same in a small or a large corpus
+#:   bm25_rel  bm25 / the best candidate's bm25
+#:   rank_rr   1 / (1 + rank by bm25 among the candidates)
+#:   cov_q     IDF mass of the query's stems that the story shares / the query's IDF mass
+#:   cov_d     IDF mass shared / the story text's IDF mass
+#:   cov_claim best share of one claim's (or summary's) IDF mass covered by the query
+#:   cov_title share of the title's IDF mass covered by the query
+#:   fuzz      rapidfuzz partial_ratio of the closest claim inside the query (ratio when the claim is longer) / 100
+#:   log_len   log(1 + distinct stems of the story text)
+PLAIN_FEATURES = ("bm25", "bm25_rel", "rank_rr", "cov_q", "cov_d", "cov_claim", "cov_title", "fuzz", "log_len")
+PLAIN_MEAN = (0.0594029, 0.423617, 0.125425, 0.105377, 0.154475, 0.197742, 0.217366, 0.436054, 2.76532)
+PLAIN_SCALE = (0.031649, 0.197709, 0.184567, 0.0554677, 0.0804869, 0.109099, 0.180066, 0.0531763, 0.353038)
+PLAIN_WEIGHTS = (0.319573, 1.09015, 0.328519, 0, 0, 0.305162, 0.650406, 0.129882, 0.735987)
+#: score = 100 * sigmoid(CAL_A * (w . standardised features) + CAL_B)
+PLAIN_CAL_A = 1.08827
+PLAIN_CAL_B = -6.9429
+BM25_K1 = 1.2
+BM25_B = 0.75
+AVGDL = 0.0
 
 
 def confidence_for(score: float) -> Confidence:
@@ -236,12 +291,14 @@ class Matcher:
                     for j in range(i, i + n):
                         consumed[j] = True
         stems: list[str] = []
-        for w in ws:
-            if w in STOP_WORDS or (len(w) < 2 and not w.isdigit()):
-                continue
+        content = [w for w in ws if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+        # Typo correction reads short messages ("rusia afganistan militry deal"); in a long paste the words the index
+        # does not know are mostly real words it has no use for, and "correcting" them adds wrong ones.
+        correct = len(content) <= MAX_CORRECTED_WORDS
+        for w in content:
             w = corrections.get(w, w)
             s = stem(w)
-            if s not in idx.df:
+            if correct and s not in idx.df:
                 fixed = idx.correct_term(s)
                 if fixed:
                     corrections[w] = fixed
@@ -287,7 +344,8 @@ class Matcher:
                 hits[link.story_id] = Hit(
                     link.story_id, 100.0, Confidence.high, link.url, [f"link: the article {link.article_id}"], link.article_id
                 )
-        body = strip_urls(text)
+        body = prepare_text(strip_urls(text))
+        extra_text = prepare_text(extra_text)
         slug_text = " ".join(slug_words(link.url) for link in links if not link.story_id)
         full = " ".join(x for x in (body, slug_text, extra_text) if x.strip())
         q = self._analyse(full, idx)
@@ -317,7 +375,7 @@ class Matcher:
             out.append(info)
         return out
 
-    def _score(self, q: _Query, idx: _Index, guild_id: int | None, visible) -> list[Hit]:
+    def _candidates(self, q: _Query, idx: _Index, guild_id: int | None, visible) -> dict[str, list[Candidate]]:
         # Candidates from the full-text index...
         by_story: dict[str, list[Candidate]] = defaultdict(list)
         expr = self._fts_expression(q, idx)
@@ -330,6 +388,28 @@ class Matcher:
         entity_stories.sort(key=lambda s: -len(set(q.entities[s]) & idx.stories[s].core))
         for s in entity_stories[:20]:
             by_story.setdefault(s, [])
+        return by_story
+
+    def plain_features(self, text: str, guild_id: int | None = None) -> list[tuple[str, list[float]]]:
+        """(story id, PLAIN_FEATURES) of the candidate stories without entities, exactly as ``match`` computes them.
+
+        For fitting the ranking model (benchmarks/tune_checkthat.py); not used on the hot path.
+        """
+        idx = self.index
+        hidden = self.reader.hidden_stories(guild_id)
+        visible_guilds = (0, int(guild_id or 0))
+
+        def visible(story_id: str) -> bool:
+            s = idx.stories.get(story_id)
+            return s is not None and s.guild_id in visible_guilds and story_id not in hidden
+
+        q = self._analyse(prepare_text(strip_urls(text[:MAX_QUERY_CHARS])), idx)
+        plain = {s: c for s, c in self._candidates(q, idx, guild_id, visible).items() if not idx.stories[s].core}
+        texts = self.reader.story_texts(list(plain), guild_id)
+        return [(sid, feats) for sid, feats, _t, _s in self._plain_features(q, plain, texts, idx)]
+
+    def _score(self, q: _Query, idx: _Index, guild_id: int | None, visible) -> list[Hit]:
+        by_story = self._candidates(q, idx, guild_id, visible)
         if not by_story:
             return []
         qstems = set(q.stems)
@@ -343,17 +423,17 @@ class Matcher:
         if not gated:
             return []
         texts = self.reader.story_texts(list(gated), guild_id)
+        plain = {sid: c for sid, c in gated.items() if not idx.stories[sid].core}
+        hits = self._score_plain(q, plain, texts, idx) if plain else []
         max_bm25 = max((c.bm25 for cs in gated.values() for c in cs), default=0.0) or 1.0
-        hits = []
         for story_id, cands in gated.items():
             st = idx.stories[story_id]
+            if not st.core:
+                continue
             best_text, lexical, strict = "", 0.0, 0.0
             for kind, t in [(c.kind, c.text) for c in cands] + texts.get(story_id, []):
                 tn = _normalized(t)
-                if st.core:
-                    r = fuzz.token_set_ratio(q.text, tn, processor=None)
-                else:
-                    r = 100 * self._overlap(qstems, _terms(t), idx)
+                r = fuzz.token_set_ratio(q.text, tn, processor=None)
                 if kind == "passage":
                     r *= 0.85
                 if r > lexical:
@@ -365,14 +445,76 @@ class Matcher:
                 hits.append(hit)
         return hits
 
-    @staticmethod
-    def _overlap(qstems: set[str], tstems: frozenset[str], idx: _Index) -> float:
-        """IDF-weighted Dice coefficient of two sets of stems (0..1): shared rare words count most."""
-        if not qstems or not tstems:
-            return 0.0
-        shared = sum(idx.idf(t) for t in qstems & tstems)
-        total = sum(idx.idf(t) for t in qstems) + sum(idx.idf(t) for t in tstems)
-        return 2 * shared / total if total else 0.0
+    def _plain_features(
+        self, q: _Query, plain: dict[str, list[Candidate]], texts: dict[str, list[tuple[str, str]]], idx: _Index
+    ) -> list[tuple[str, list[float], str, list[str]]]:
+        """(story id, PLAIN_FEATURES, closest text, shared stems) for candidate stories without entities."""
+        qstems = set(q.stems)
+        if not qstems:
+            return []
+        idf = idx.idf
+        q_idf = sum(idf(t) for t in qstems) or 1.0
+        docs = []
+        for story_id, cands in plain.items():
+            rows = texts.get(story_id, [])
+            tf: dict[str, int] = defaultdict(int)
+            for _kind, t in rows:
+                for term in _term_list(t):
+                    tf[term] += 1
+            docs.append((story_id, cands, rows, tf, sum(tf.values())))
+        if not docs:
+            return []
+        avgdl = AVGDL or (sum(d[4] for d in docs) / len(docs) or 1.0)
+        scored = []
+        for story_id, cands, rows, tf, dl in docs:
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * dl / avgdl)
+            bm25 = sum(idf(t) * tf[t] * (BM25_K1 + 1) / (tf[t] + norm) for t in qstems if t in tf)
+            scored.append((bm25, story_id, cands, rows, tf))
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        best_bm25 = scored[0][0] or 1.0
+        out = []
+        for rank, (bm25, story_id, cands, rows, tf) in enumerate(scored):
+            shared = qstems.intersection(tf)
+            shared_idf = sum(idf(t) for t in shared)
+            d_idf = sum(idf(t) for t in tf) or 1.0
+            cov_claim, cov_title, best_text, fz = 0.0, 0.0, "", 0.0
+            for kind, t in rows + [(c.kind, c.text) for c in cands if c.kind == "passage"]:
+                terms = _terms(t)
+                if not terms:
+                    continue
+                cov = sum(idf(x) for x in terms & qstems) / (sum(idf(x) for x in terms) or 1.0)
+                if kind == "story":
+                    cov_title = max(cov_title, cov)
+                    continue
+                if kind == "passage":
+                    cov *= 0.85
+                if cov > cov_claim or not best_text:
+                    cov_claim, best_text = max(cov, cov_claim), t
+            if best_text:
+                tn = _normalized(best_text)
+                fz = (fuzz.partial_ratio(tn, q.text, processor=None) if len(tn) < len(q.text)
+                      else fuzz.ratio(tn, q.text, processor=None)) / 100
+            feats = [bm25 / (q_idf * (BM25_K1 + 1)), bm25 / best_bm25, 1 / (1 + rank), shared_idf / q_idf, shared_idf / d_idf, cov_claim,
+                     cov_title, fz, math.log1p(len(tf))]
+            out.append((story_id, feats, best_text, sorted(shared, key=idf, reverse=True)))
+        return out
+
+    def _score_plain(
+        self, q: _Query, plain: dict[str, list[Candidate]], texts: dict[str, list[tuple[str, str]]], idx: _Index
+    ) -> list[Hit]:
+        hits = []
+        for story_id, feats, best_text, shared in self._plain_features(q, plain, texts, idx):
+            z = sum(w * (f - m) / s for w, f, m, s in zip(PLAIN_WEIGHTS, feats, PLAIN_MEAN, PLAIN_SCALE))
+            score = round(min(99.0, 100 / (1 + math.exp(-(PLAIN_CAL_A * z + PLAIN_CAL_B)))), 1)
+            why = []
+            if best_text:
+                why.append(f"close to: “{best_text[:120]}”")
+            if shared:
+                why.append("shares: " + ", ".join(shared[:6]))
+            if q.corrections:
+                why.append("read " + ", ".join(f"{a}→{b}" for a, b in list(q.corrections.items())[:4]))
+            hits.append(Hit(story_id, score, confidence_for(score), best_text[:300], why))
+        return hits
 
     def _judge(
         self, q: _Query, st: _Story, qstems: set[str], lexical: float, strict: float, bm25: float, best_text: str
@@ -394,8 +536,7 @@ class Matcher:
             if topic_hits:
                 why.append("topic: " + ", ".join(topic_hits))
         else:
-            # No entities curated (e.g. imported fact-checks): a close paraphrase of a claim or title is needed.
-            score = 0.8 * lexical + 0.2 * strict
+            return None  # stories without entities are scored by _score_plain
         if lexical >= 60 and best_text:
             why.append(f"close to: “{best_text[:120]}”")
         if q.corrections:
