@@ -89,7 +89,9 @@ def check_integrity(conn: sqlite3.Connection, *, full: bool = False) -> None:
     pragma = "integrity_check" if full else "quick_check"
     rows = conn.execute(f"PRAGMA {pragma}").fetchall()
     if [r[0] for r in rows] != ["ok"]:
-        detail = "; ".join(str(r[0]) for r in rows[:5])
+        # One row may hold hundreds of lines: the first few say enough.
+        lines = [ln.strip() for r in rows for ln in str(r[0]).splitlines() if ln.strip() and not ln.startswith("***")]
+        detail = "; ".join(lines[:3])[:300] + (f" … and {len(lines) - 3} more problems" if len(lines) > 3 else "")
         raise StorageError(
             f"the database failed its integrity check ({detail}). Stop the bot and restore a backup "
             "with `crosscheck restore PATH`, or move the file away to start from the seed corpus."
@@ -124,7 +126,10 @@ def connect(path: str | Path, *, readonly: bool = False, check: str = "quick") -
                 raise StorageError(f"the database has schema version {version}, expected {schema_version()}")
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StorageError(f"{path} is not a usable Crosscheck database ({exc}).") from exc
+        raise StorageError(
+            f"{path} is not a usable Crosscheck database ({exc}). Restore a backup with `crosscheck restore PATH`, "
+            "or move the file away to start from the seed corpus."
+        ) from exc
     except BaseException:
         conn.close()
         raise

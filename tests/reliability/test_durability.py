@@ -1,0 +1,166 @@
+"""Durability: pragmas as documented, a refused corrupt file, and a crash test — an import killed with SIGKILL at
+random points leaves a database that opens, passes PRAGMA integrity_check and holds all of the import or none of it.
+
+Sizes (CROSSCHECK_CRASH_CLAIMS, CROSSCHECK_CRASH_KILLS) default to what keeps the suite fast; the numbers in
+docs/reliability.md come from CROSSCHECK_CRASH_CLAIMS=20000 CROSSCHECK_CRASH_KILLS=25.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from storage.corpus import Corpus
+from storage.db import BUSY_TIMEOUT_MS, StorageError, connect, schema_version
+
+ROOT = Path(__file__).resolve().parents[2]
+CLAIMS = int(os.environ.get("CROSSCHECK_CRASH_CLAIMS", "4000"))
+KILLS = int(os.environ.get("CROSSCHECK_CRASH_KILLS", "25"))
+LANES = 2  # fork servers working in parallel
+
+
+async def test_pragmas_on_every_connection(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    c = await Corpus.open(path)
+    try:
+        async with c.conn.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"
+        for pragma, value in (("synchronous", 2), ("foreign_keys", 1), ("busy_timeout", BUSY_TIMEOUT_MS)):
+            async with c.conn.execute(f"PRAGMA {pragma}") as cur:
+                assert (await cur.fetchone())[0] == value, pragma
+            assert c.reader.conn.execute(f"PRAGMA {pragma}").fetchone()[0] == value, pragma
+        assert c.reader.conn.execute("PRAGMA user_version").fetchone()[0] == schema_version()
+    finally:
+        await c.close()
+
+
+def test_damaged_file_is_refused_at_start_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "d.db"
+    conn = connect(path)
+    conn.executemany("INSERT INTO feedback (guild_id, user_id, query) VALUES (1, 1, ?)", [("x" * 500,)] * 2000)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for p in range(3, len(data) // page - 1, 7):  # scribble over the middle of some b-tree pages
+        data[p * page + 100 : p * page + 400] = os.urandom(300)
+    path.write_bytes(bytes(data))
+    with pytest.raises(StorageError) as info:
+        connect(path, check="quick").close()
+    msg = str(info.value)
+    assert "crosscheck restore PATH" in msg, msg
+    # Regression: the whole integrity report (hundreds of lines for a scribbled file) was the message.
+    assert len(msg) < 600 and msg.count("\n") == 0, msg
+    path.write_bytes(b"SQLite format 3\x00" + os.urandom(5000))  # a damaged header
+    with pytest.raises(StorageError, match="crosscheck restore PATH"):
+        connect(path)
+
+
+def _verify(path: Path, n_claims: int) -> str:
+    """'whole' or 'none', after checking integrity; raises AssertionError for anything in between."""
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        claims = conn.execute("SELECT count(*) FROM claims WHERE id LIKE 'bulk-c%'").fetchone()[0]
+        stories = conn.execute("SELECT count(*) FROM stories WHERE id LIKE 'bulk-s%'").fetchone()[0]
+        links = conn.execute("SELECT count(*) FROM claim_articles").fetchone()[0]
+        indexed = conn.execute("SELECT count(*) FROM search WHERE kind = 'claim'").fetchone()[0]
+        audits = conn.execute("SELECT count(*) FROM audit_log WHERE action = 'import crash-test'").fetchone()[0]
+        version = conn.execute("SELECT version FROM corpus_version").fetchone()[0]
+    finally:
+        conn.close()
+    state = (claims, stories, links, indexed, audits, version)
+    if state == (0, 0, 0, 0, 0, 0):
+        result = "none"
+    else:
+        assert state == (n_claims, max(1, n_claims // 50), n_claims, n_claims, 1, 1), state
+        result = "whole"
+    connect(path).close()  # and it opens for the bot: quick_check, migrations
+    return result
+
+
+class _ForkServer:
+    def __init__(self, n_claims: int):
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.reliability.crashchild", str(n_claims)], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert self.proc.stdout.readline().strip() == "ready", self.proc.stderr.read()
+
+    def run(self, path: Path, kill_after: float | None) -> str:
+        self.proc.stdin.write(f"{path}\n")
+        self.proc.stdin.flush()
+        pid = int(self.proc.stdout.readline().split()[1])
+        if kill_after is not None:
+            time.sleep(kill_after)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it finished first
+        return self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def test_import_killed_at_random_points_is_all_or_nothing(tmp_path: Path) -> None:
+    base = tmp_path / "base.db"
+    connect(base).close()
+    servers = [_ForkServer(CLAIMS) for _ in range(LANES)]
+    try:
+        # One full import first: how long the whole thing takes, so the kills land before, during and after it.
+        full = tmp_path / "full.db"
+        shutil.copy(base, full)
+        t = time.perf_counter()
+        assert servers[0].run(full, None) == "exit 0"
+        duration = time.perf_counter() - t
+        assert _verify(full, CLAIMS) == "whole"
+
+        rng = random.Random(int(os.environ.get("CROSSCHECK_CRASH_SEED", "0")) or None)
+        outcomes: list[tuple[float, str, str]] = []
+        errors: list[BaseException] = []
+
+        def lane(k: int) -> None:
+            try:
+                for i in range(k, KILLS, LANES):
+                    path = tmp_path / f"kill{i}.db"
+                    shutil.copy(base, path)
+                    delay = rng.uniform(0.0, duration * 1.1)
+                    ended = servers[k].run(path, delay)
+                    outcomes.append((delay, ended, _verify(path, CLAIMS)))
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=lane, args=(k,)) for k in range(LANES)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        if errors:
+            raise errors[0]
+        assert len(outcomes) == KILLS
+        killed = [o for o in outcomes if o[1] == "signal 9"]
+        assert killed, outcomes
+        for delay, ended, state in outcomes:
+            if ended == "exit 0":
+                assert state == "whole", (delay, ended, state)
+        # A killed import leaves nothing behind; the same import then runs to completion on that file.
+        victim = tmp_path / f"kill{next(i for i, o in enumerate(outcomes) if o[1] == 'signal 9')}.db"
+        assert servers[0].run(victim, None) == "exit 0"
+        assert _verify(victim, CLAIMS) == "whole"
+        print(f"\ncrash test: {CLAIMS} claims, full import {duration:.2f}s, {len(killed)} of {KILLS} killed mid-way: "
+              f"{sum(o[2] == 'none' for o in outcomes)} none, {sum(o[2] == 'whole' for o in outcomes)} whole")
+    finally:
+        for s in servers:
+            s.close()
