@@ -276,6 +276,25 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     return sync_commands(settings, args.db, guild_id=args.guild, clear=args.clear)
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    """A verified copy of the database, safe while the bot runs (docs/reliability.md)."""
+    from storage.backup import backup_database
+
+    info = backup_database(args.db, args.path)
+    print(f"backed up to {info.describe()} in {info.seconds:.1f}s")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """Replace the database with a verified backup; refuses while the bot runs (docs/reliability.md)."""
+    from storage.backup import restore_database
+
+    info = restore_database(args.path, args.db)
+    kept = f"; the previous database is kept as {info.previous}" if info.previous else ""
+    print(f"restored {info.describe()}{kept}")
+    return 0
+
+
 # -- parser ---------------------------------------------------------------------------------------------------------
 
 
@@ -323,6 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--guild", type=int, default=None, help="sync to one server only (instant; for testing)")
     sy.add_argument("--clear", action="store_true", help="remove the commands instead")
     sy.set_defaults(func=cmd_sync)
+
+    b = sub.add_parser("backup", help="copy the database to PATH, safely while the bot runs, and verify the copy")
+    b.add_argument("path", type=Path, help="the backup file, or a directory to put a dated backup file in")
+    b.set_defaults(func=cmd_backup)
+
+    rs = sub.add_parser("restore", help="replace the database with the backup at PATH (stop the bot first)")
+    rs.add_argument("path", type=Path, help="a backup made by `crosscheck backup`; the old database is kept as *.bak-*")
+    rs.set_defaults(func=cmd_restore)
     return p
 
 
