@@ -44,11 +44,17 @@ def inert(text: str | None, *, markdown: bool = True) -> str:
     if not text:
         return ""
     # Controls, bidi overrides and zero-width characters out first: they can disguise text or split a mention.
-    text = clean_text(text, keep_newlines=True, nfkc=False)
-    text = _MENTION_RE.sub(lambda m: m.group(0).replace("@", "@" + _ZW).replace("<", "<" + _ZW).replace("#", "#" + _ZW), text)
-    text = _INVITE_RE.sub(lambda m: m.group(1).replace(".", _ZW + ".") + "/", text)
+    # (Printable ASCII has none of them: the common case skips the work; this runs on the event loop.)
+    if not (text.isascii() and text.isprintable()):
+        text = clean_text(text, keep_newlines=True, nfkc=False)
+    if "@" in text or "<" in text:
+        text = _MENTION_RE.sub(lambda m: m.group(0).replace("@", "@" + _ZW).replace("<", "<" + _ZW).replace("#", "#" + _ZW), text)
+    if "/" in text:
+        text = _INVITE_RE.sub(lambda m: m.group(1).replace(".", _ZW + ".") + "/", text)
     if markdown:
         # Escape markdown outside URLs, and show URLs as code so they cannot be masked or auto-embedded.
+        if "://" not in text:
+            return _MARKDOWN_RE.sub(r"\\\1", text)
         parts, last = [], 0
         for m in _URL_RE.finditer(text):
             parts.append(_MARKDOWN_RE.sub(r"\\\1", text[last : m.start()]))
