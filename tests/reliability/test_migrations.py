@@ -9,7 +9,8 @@ filled with data, then opened the way the bot opens it (which migrates it to N),
   audit snapshots must still restore) and writes to it.
 
 The data for version k < N comes from a frozen fixture, ``fixtures/schema-v<k>.sql``, written by the code of that time;
-version N's data is made by the current code.  Before adding migration N+1, freeze version N:
+version N's data is made by the current code.  Whoever adds migration N freezes its fixture with the code that uses
+it, and commits the two together (a missing fixture fails these tests with this instruction):
 
     .venv/bin/python -m tests.reliability.test_migrations freeze
 
@@ -36,6 +37,14 @@ from tests.reliability.helpers import A, B, OWNER, small_file
 FIXTURES = Path(__file__).with_name("fixtures")
 N = schema_version()
 SET_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _fixture(version: int) -> Path:
+    path = FIXTURES / f"schema-v{version}.sql"
+    if not path.exists():
+        pytest.fail(f"{path.name} is missing: after adding migration {version}, run "
+                    "`.venv/bin/python -m tests.reliability.test_migrations freeze` and commit the file with it")
+    return path
 
 
 def _digest(sql: str) -> str:
@@ -127,7 +136,7 @@ def freeze(version: int = N) -> Path:
 
 
 def _load_fixture(path: Path, version: int) -> None:
-    sql = (FIXTURES / f"schema-v{version}.sql").read_text(encoding="utf-8")
+    sql = _fixture(version).read_text(encoding="utf-8")
     conn = _build_at(path, version)
     try:
         conn.execute("DELETE FROM corpus_version")  # the fixture carries its own
@@ -153,7 +162,7 @@ def test_migrations_are_numbered_and_each_advances_the_version(tmp_path: Path) -
 @pytest.mark.parametrize("version", range(1, N + 1))
 def test_released_migrations_never_change(version: int) -> None:
     """A released migration is never edited: the frozen fixtures record the digest of each one they were built with."""
-    header = (FIXTURES / f"schema-v{version}.sql").read_text(encoding="utf-8").splitlines()
+    header = _fixture(version).read_text(encoding="utf-8").splitlines()
     recorded = {int(ln.split()[2]): ln.split()[-1] for ln in header if ln.startswith("-- migration ")}
     for number, name, sql in migrations()[:version]:
         assert recorded[number] == _digest(sql), f"{name} changed after release: add a new migration instead"
@@ -163,11 +172,9 @@ def test_released_migrations_never_change(version: int) -> None:
 async def test_upgrade_from_version_preserves_data_and_works(tmp_path: Path, version: int) -> None:
     path = tmp_path / f"v{version}.db"
     if version < N:
-        fixture = FIXTURES / f"schema-v{version}.sql"
-        assert fixture.exists(), f"{fixture.name} is missing: freeze it (see this module's docstring)"
         _load_fixture(path, version)
     else:
-        assert (FIXTURES / f"schema-v{N}.sql").exists(), "freeze the current version's fixture (module docstring)"
+        _fixture(N)
         await _fill_with_current_code(path)
     conn = sqlite3.connect(path)
     before = _rows(conn)
