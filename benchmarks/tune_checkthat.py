@@ -34,8 +34,10 @@ REPORT = {"2020": ["train", "dev"], "2022": ["train", "dev"]}
 
 def collect(root: Path, coll: str, splits: list[str]) -> dict[str, list]:
     CACHE.mkdir(parents=True, exist_ok=True)
-    db = CACHE / f"{coll}.db"
-    ids_file = CACHE / f"{coll}.ids"
+    from storage.db import schema_version
+
+    db = CACHE / f"{coll}-s{schema_version()}.db"
+    ids_file = CACHE / f"{coll}-s{schema_version()}.ids"
     if not db.exists():
         ids, secs = build_db(root / coll, db)
         ids_file.write_text("\n".join(f"{k}\t{v}" for k, v in ids.items()), encoding="utf-8")

@@ -26,7 +26,7 @@ from rapidfuzz.distance import Levenshtein
 from bot.report import Confidence
 from bot.text import STOP_WORDS, content_terms, normalize, split_hashtag, stem, words
 from bot.urls import canonicalize_url, find_urls, registered_domain, slug_words, strip_urls
-from storage.reader import Candidate, CorpusReader, StoryMeta
+from storage.reader import Candidate, CorpusReader, StoryDoc, StoryMeta
 
 #: Longest text the matcher reads; the rest of a paste is ignored (the cogs tell the user).
 MAX_QUERY_CHARS = 4_000
@@ -91,15 +91,25 @@ def prepare_text(text: str) -> str:
 #:   fuzz      rapidfuzz partial_ratio of the closest claim inside the query (ratio when the claim is longer) / 100
 #:   log_len   log(1 + distinct stems of the story text)
 PLAIN_FEATURES = ("bm25", "bm25_rel", "rank_rr", "cov_q", "cov_d", "cov_claim", "cov_title", "fuzz", "log_len")
-PLAIN_MEAN = (0.0594029, 0.423617, 0.125425, 0.105377, 0.154475, 0.197742, 0.217366, 0.436054, 2.76532)
-PLAIN_SCALE = (0.031649, 0.197709, 0.184567, 0.0554677, 0.0804869, 0.109099, 0.180066, 0.0531763, 0.353038)
-PLAIN_WEIGHTS = (0.319573, 1.09015, 0.328519, 0, 0, 0.305162, 0.650406, 0.129882, 0.735987)
+PLAIN_MEAN = (0.0566788, 0.433627, 0.106964, 0.10265, 0.15036, 0.190145, 0.198721, 0.431677, 2.77031)
+PLAIN_SCALE = (0.0271498, 0.187143, 0.170484, 0.0520476, 0.0757103, 0.0944905, 0.159227, 0.05068, 0.360191)
+PLAIN_WEIGHTS = (0, 0.0388063, 0.333781, 1.02808, 0, 0.629849, 0.854304, 0.0865049, 0.710432)
 #: score = 100 * sigmoid(CAL_A * (w . standardised features) + CAL_B)
-PLAIN_CAL_A = 1.08827
-PLAIN_CAL_B = -6.9429
+PLAIN_CAL_A = 0.782058
+PLAIN_CAL_B = -5.88447
 BM25_K1 = 1.2
 BM25_B = 0.75
-AVGDL = 0.0
+#: Candidate generation: the rarest query terms (at most this many) in one OR query over the story-level index ...
+MAX_FTS_TERMS = 24
+#: ... leaving out terms in more than this share of stories (they cost the most and tell the least) while at least
+#: MIN_FTS_TERMS rarer ones remain.
+MAX_DF_SHARE = 0.05
+MIN_FTS_TERMS = 3
+#: BM25 weight of a story's title against its other lines (claims, summary, article titles).
+TITLE_WEIGHT = 1.0
+#: Article passages are searched for long pastes only (at least this many content words), with their rarest terms.
+PASSAGE_MIN_WORDS = 20
+PASSAGE_TERMS = 8
 
 
 def confidence_for(score: float) -> Confidence:
@@ -164,14 +174,14 @@ class _Index:
         for w in self.alias_words:
             if len(w) >= 4:
                 self.alias_by_len[(w[0], len(w))].append(w)
-        # Vocabulary of the full-text index (Porter stems) with document frequencies.
+        # Vocabulary of the story-level full-text index (Porter stems) with document frequencies.
         self.df: dict[str, int] = {}
         self.vocab_by_len: dict[tuple[str, int], list[str]] = defaultdict(list)
-        for term, doc in reader.vocabulary():
+        for term, doc in reader.story_vocabulary():
             self.df[term] = doc
             if len(term) >= 4 and term.isalpha():
                 self.vocab_by_len[(term[0], len(term))].append(term)
-        self.n_docs = max(1, reader.document_count())
+        self.n_docs = max(1, reader.story_row_count())
 
     def _add_story(self, meta: StoryMeta) -> None:
         core = frozenset(e.entity_id for e in meta.entities if e.core)
@@ -238,6 +248,38 @@ class _Query:
     stems: list[str]  # content stems (typo-corrected)
     entities: dict[str, dict[str, str]]  # story id -> {entity id: alias as found}
     corrections: dict[str, str]
+
+
+@dataclass(slots=True)
+class _Cand:
+    """A candidate story's text as the server sees it: title, lines (summary, claims, article titles) with stems."""
+
+    bm25: float = 0.0
+    title: str = ""
+    lines: list[str] = field(default_factory=list)
+    terms: list[frozenset[str]] = field(default_factory=list)
+    passages: list[str] = field(default_factory=list)
+
+    def add(self, doc: StoryDoc) -> None:
+        self.bm25 += doc.bm25
+        if doc.title:
+            self.title = doc.title
+        if doc.body:
+            lines = doc.body.split("\n")
+            terms = doc.terms.split("\n") if doc.terms else []
+            if len(terms) == len(lines):
+                self.terms.extend(_split_terms(t) for t in terms)
+            else:
+                self.terms.extend(_terms(x) for x in lines)
+            self.lines.extend(lines)
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [("story", self.title)] + [("claim", x) for x in self.lines] + [("passage", x) for x in self.passages]
+
+
+@lru_cache(maxsize=65_536)
+def _split_terms(line: str) -> frozenset[str]:
+    return frozenset(line.split())
 
 
 class Matcher:
@@ -307,11 +349,16 @@ class Matcher:
         norm = " ".join(corrections.get(w, w) for w in ws if w not in STOP_WORDS)
         return _Query(norm, ws, list(dict.fromkeys(stems)), dict(found), corrections)
 
-    def _fts_expression(self, q: _Query, idx: _Index) -> str:
+    def _fts_terms(self, q: _Query, idx: _Index, limit: int = MAX_FTS_TERMS) -> list[str]:
         # Rare terms first; very common terms add cost and no discrimination.
         terms = [s for s in q.stems if s in idx.df and s.replace("'", "").isalnum()]
-        terms.sort(key=idx.idf, reverse=True)
-        terms = terms[:24]
+        terms.sort(key=lambda t: (idx.df[t], t))
+        cap = MAX_DF_SHARE * idx.n_docs
+        keep = [t for i, t in enumerate(terms) if i < MIN_FTS_TERMS or idx.df[t] <= cap]
+        return keep[:limit]
+
+    @staticmethod
+    def _expression(terms: list[str]) -> str:
         return " OR ".join(f'"{t}"' for t in terms)
 
     # -- matching -------------------------------------------------------------------------------------------------
@@ -375,20 +422,30 @@ class Matcher:
             out.append(info)
         return out
 
-    def _candidates(self, q: _Query, idx: _Index, guild_id: int | None, visible) -> dict[str, list[Candidate]]:
-        # Candidates from the full-text index...
-        by_story: dict[str, list[Candidate]] = defaultdict(list)
-        expr = self._fts_expression(q, idx)
-        if expr:
-            for c in self.reader.fts_candidates(expr, guild_id, self.candidates):
+    def _candidates(self, q: _Query, idx: _Index, guild_id: int | None, visible) -> dict[str, _Cand]:
+        cands: dict[str, _Cand] = {}
+        # Candidates from the story-level full-text index, with their text...
+        terms = self._fts_terms(q, idx)
+        if terms:
+            for doc in self.reader.story_candidates(self._expression(terms), guild_id, self.candidates,
+                                                    (TITLE_WEIGHT, 1.0)):
+                if visible(doc.story_id):
+                    cands.setdefault(doc.story_id, _Cand()).add(doc)
+        # ...article passages for long pastes...
+        if len(q.stems) >= PASSAGE_MIN_WORDS and terms:
+            for c in self.reader.passage_candidates(self._expression(terms[:PASSAGE_TERMS]), guild_id, 20):
                 if visible(c.story_id):
-                    by_story[c.story_id].append(c)
-        # ...and from entities: stories whose core entities the text names.
+                    cands.setdefault(c.story_id, _Cand()).passages.append(c.text)
+        # ...and stories whose core entities the text names.
         entity_stories = [s for s in q.entities if visible(s) and idx.stories[s].core]
-        entity_stories.sort(key=lambda s: -len(set(q.entities[s]) & idx.stories[s].core))
+        entity_stories.sort(key=lambda s: (-len(set(q.entities[s]) & idx.stories[s].core), s))
         for s in entity_stories[:20]:
-            by_story.setdefault(s, [])
-        return by_story
+            cands.setdefault(s, _Cand())
+        missing = [s for s, c in cands.items() if not c.title and not c.lines]
+        for doc in self.reader.story_docs(missing, guild_id):
+            doc.bm25 = 0.0
+            cands[doc.story_id].add(doc)
+        return cands
 
     def plain_features(self, text: str, guild_id: int | None = None) -> list[tuple[str, list[float]]]:
         """(story id, PLAIN_FEATURES) of the candidate stories without entities, exactly as ``match`` computes them.
@@ -405,33 +462,28 @@ class Matcher:
 
         q = self._analyse(prepare_text(strip_urls(text[:MAX_QUERY_CHARS])), idx)
         plain = {s: c for s, c in self._candidates(q, idx, guild_id, visible).items() if not idx.stories[s].core}
-        texts = self.reader.story_texts(list(plain), guild_id)
-        return [(sid, feats) for sid, feats, _t, _s in self._plain_features(q, plain, texts, idx)]
+        return [(sid, feats) for sid, feats, _t, _s in self._plain_features(q, plain, idx)]
 
     def _score(self, q: _Query, idx: _Index, guild_id: int | None, visible) -> list[Hit]:
-        by_story = self._candidates(q, idx, guild_id, visible)
-        if not by_story:
+        cands = self._candidates(q, idx, guild_id, visible)
+        if not cands:
             return []
         qstems = set(q.stems)
-        # Gate first: a story with core entities needs enough of them named; the rest is not worth scoring.
-        gated = {}
-        for story_id, cands in by_story.items():
-            st = idx.stories[story_id]
-            if st.core and len(set(q.entities.get(story_id, {})) & st.core) < min(len(st.core), 2):
-                continue
-            gated[story_id] = cands
-        if not gated:
-            return []
-        texts = self.reader.story_texts(list(gated), guild_id)
-        plain = {sid: c for sid, c in gated.items() if not idx.stories[sid].core}
-        hits = self._score_plain(q, plain, texts, idx) if plain else []
-        max_bm25 = max((c.bm25 for cs in gated.values() for c in cs), default=0.0) or 1.0
-        for story_id, cands in gated.items():
+        plain: dict[str, _Cand] = {}
+        hits: list[Hit] = []
+        max_bm25 = max((c.bm25 for c in cands.values()), default=0.0) or 1.0
+        for story_id, cand in cands.items():
             st = idx.stories[story_id]
             if not st.core:
+                plain[story_id] = cand
+                continue
+            # Gate first: a story with core entities needs enough of them named; the rest is not worth scoring.
+            if len(set(q.entities.get(story_id, {})) & st.core) < min(len(st.core), 2):
                 continue
             best_text, lexical, strict = "", 0.0, 0.0
-            for kind, t in [(c.kind, c.text) for c in cands] + texts.get(story_id, []):
+            for kind, t in cand.rows():
+                if not t:
+                    continue
                 tn = _normalized(t)
                 r = fuzz.token_set_ratio(q.text, tn, processor=None)
                 if kind == "passage":
@@ -439,71 +491,61 @@ class Matcher:
                 if r > lexical:
                     lexical, best_text = r, t
                     strict = fuzz.token_sort_ratio(q.text, tn, processor=None)
-            bm25 = max((c.bm25 for c in cands), default=0.0) / max_bm25
-            hit = self._judge(q, st, qstems, lexical, strict, bm25, best_text)
+            hit = self._judge(q, st, qstems, lexical, strict, cand.bm25 / max_bm25, best_text)
             if hit:
                 hits.append(hit)
+        if plain:
+            hits.extend(self._score_plain(q, plain, idx))
         return hits
 
     def _plain_features(
-        self, q: _Query, plain: dict[str, list[Candidate]], texts: dict[str, list[tuple[str, str]]], idx: _Index
+        self, q: _Query, plain: dict[str, _Cand], idx: _Index
     ) -> list[tuple[str, list[float], str, list[str]]]:
         """(story id, PLAIN_FEATURES, closest text, shared stems) for candidate stories without entities."""
         qstems = set(q.stems)
-        if not qstems:
+        if not qstems or not plain:
             return []
         idf = idx.idf
         q_idf = sum(idf(t) for t in qstems) or 1.0
-        docs = []
-        for story_id, cands in plain.items():
-            rows = texts.get(story_id, [])
-            tf: dict[str, int] = defaultdict(int)
-            for _kind, t in rows:
-                for term in _term_list(t):
-                    tf[term] += 1
-            docs.append((story_id, cands, rows, tf, sum(tf.values())))
-        if not docs:
-            return []
-        avgdl = AVGDL or (sum(d[4] for d in docs) / len(docs) or 1.0)
-        scored = []
-        for story_id, cands, rows, tf, dl in docs:
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * dl / avgdl)
-            bm25 = sum(idf(t) * tf[t] * (BM25_K1 + 1) / (tf[t] + norm) for t in qstems if t in tf)
-            scored.append((bm25, story_id, cands, rows, tf))
-        scored.sort(key=lambda x: (-x[0], x[1]))
-        best_bm25 = scored[0][0] or 1.0
+        ranked = sorted(plain.items(), key=lambda x: (-x[1].bm25, x[0]))
+        best_bm25 = ranked[0][1].bm25 or 1.0
         out = []
-        for rank, (bm25, story_id, cands, rows, tf) in enumerate(scored):
-            shared = qstems.intersection(tf)
+        for rank, (story_id, cand) in enumerate(ranked):
+            title_terms = _terms(cand.title) if cand.title else frozenset()
+            doc_terms = title_terms.union(*cand.terms) if cand.terms else title_terms
+            shared = qstems & doc_terms
             shared_idf = sum(idf(t) for t in shared)
-            d_idf = sum(idf(t) for t in tf) or 1.0
-            cov_claim, cov_title, best_text, fz = 0.0, 0.0, "", 0.0
-            for kind, t in rows + [(c.kind, c.text) for c in cands if c.kind == "passage"]:
-                terms = _terms(t)
+            d_idf = sum(idf(t) for t in doc_terms) or 1.0
+            cov_title = (sum(idf(x) for x in title_terms & qstems) / (sum(idf(x) for x in title_terms) or 1.0)
+                         if title_terms else 0.0)
+            cov_claim, best_text, fz = 0.0, "", 0.0
+            rows = list(zip(cand.lines, cand.terms)) + [(p, _terms(p)) for p in cand.passages]
+            n_lines = len(cand.lines)
+            for i, (t, terms) in enumerate(rows):
                 if not terms:
                     continue
-                cov = sum(idf(x) for x in terms & qstems) / (sum(idf(x) for x in terms) or 1.0)
-                if kind == "story":
-                    cov_title = max(cov_title, cov)
+                hit = terms & qstems
+                if not hit:
                     continue
-                if kind == "passage":
+                cov = sum(idf(x) for x in hit) / (sum(idf(x) for x in terms) or 1.0)
+                if i >= n_lines:
                     cov *= 0.85
-                if cov > cov_claim or not best_text:
-                    cov_claim, best_text = max(cov, cov_claim), t
+                if cov > cov_claim:
+                    cov_claim, best_text = cov, t
+            if not best_text:
+                best_text = cand.title
             if best_text:
                 tn = _normalized(best_text)
                 fz = (fuzz.partial_ratio(tn, q.text, processor=None) if len(tn) < len(q.text)
                       else fuzz.ratio(tn, q.text, processor=None)) / 100
-            feats = [bm25 / (q_idf * (BM25_K1 + 1)), bm25 / best_bm25, 1 / (1 + rank), shared_idf / q_idf, shared_idf / d_idf, cov_claim,
-                     cov_title, fz, math.log1p(len(tf))]
+            feats = [cand.bm25 / (q_idf * (BM25_K1 + 1)), cand.bm25 / best_bm25, 1 / (1 + rank), shared_idf / q_idf,
+                     shared_idf / d_idf, cov_claim, cov_title, fz, math.log1p(len(doc_terms))]
             out.append((story_id, feats, best_text, sorted(shared, key=idf, reverse=True)))
         return out
 
-    def _score_plain(
-        self, q: _Query, plain: dict[str, list[Candidate]], texts: dict[str, list[tuple[str, str]]], idx: _Index
-    ) -> list[Hit]:
+    def _score_plain(self, q: _Query, plain: dict[str, _Cand], idx: _Index) -> list[Hit]:
         hits = []
-        for story_id, feats, best_text, shared in self._plain_features(q, plain, texts, idx):
+        for story_id, feats, best_text, shared in self._plain_features(q, plain, idx):
             z = sum(w * (f - m) / s for w, f, m, s in zip(PLAIN_WEIGHTS, feats, PLAIN_MEAN, PLAIN_SCALE))
             score = round(min(99.0, 100 / (1 + math.exp(-(PLAIN_CAL_A * z + PLAIN_CAL_B)))), 1)
             why = []

@@ -271,27 +271,73 @@ class Corpus:
     # -- full-text index ------------------------------------------------------------------------------------------
 
     async def _reindex(self, story_ids: Iterable[str]) -> None:
+        """Rebuild the full-text rows of these stories: ``search`` (one row per title, summary, claim, article title
+        and passage) and ``search_story`` (one row per story and contributing server: title, and the rest one per
+        line, with their stems), and the ``search_rows`` map that finds them again by story (schema v2)."""
+        from bot.text import content_terms
+
+        async def last_rowid(fts: str) -> int:
+            rows = await self._fetch(f"SELECT rowid FROM {fts} ORDER BY rowid DESC LIMIT 1")  # noqa: S608
+            return int(rows[0][0]) if rows else 0
+
         ids = list(dict.fromkeys(story_ids))
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
-            await self.conn.execute(f"DELETE FROM search WHERE story_id IN ({marks})", chunk)  # noqa: S608
+            for fts in ("search", "search_story"):
+                await self.conn.execute(
+                    f"DELETE FROM {fts} WHERE rowid IN (SELECT row FROM search_rows WHERE fts = ? AND story_id IN ({marks}))",  # noqa: S608
+                    (fts, *chunk),
+                )
+            await self.conn.execute(f"DELETE FROM search_rows WHERE story_id IN ({marks})", chunk)  # noqa: S608
             rows: list[tuple[str, str, str, str, int]] = []
+            # (story, guild) -> [title, body lines]
+            docs: dict[tuple[str, int], list[Any]] = {}
+
+            def doc(story_id: str, guild: int) -> list[Any]:
+                return docs.setdefault((story_id, guild), ["", []])
+
             for r in await self._fetch(f"SELECT id, guild_id, title, summary FROM stories WHERE id IN ({marks})", chunk):  # noqa: S608
                 rows.append((r[2], "story", r[0], r[0], r[1]))
+                doc(r[0], r[1])[0] = r[2]
                 if r[3]:
                     rows.append((r[3], "summary", r[0], r[0], r[1]))
+                    doc(r[0], r[1])[1].append(r[3])
             for r in await self._fetch(f"SELECT id, story_id, guild_id, text FROM claims WHERE story_id IN ({marks})", chunk):  # noqa: S608
                 rows.append((r[3], "claim", r[0], r[1], r[2]))
+                doc(r[1], r[2])[1].append(r[3])
             for r in await self._fetch(
                 f"SELECT id, story_id, guild_id, title, text FROM articles WHERE story_id IN ({marks})", chunk  # noqa: S608
             ):
                 if r[3]:
                     rows.append((r[3], "title", r[0], r[1], r[2]))
+                    doc(r[1], r[2])[1].append(r[3])
                 for p in passages(r[4]):
                     rows.append((p, "passage", r[0], r[1], r[2]))
-            await self.conn.executemany(
-                "INSERT INTO search (text, kind, ref_id, story_id, guild_id) VALUES (?, ?, ?, ?, ?)", rows
-            )
+            if rows:
+                base = await last_rowid("search")
+                await self.conn.executemany(
+                    "INSERT INTO search (rowid, text, kind, ref_id, story_id, guild_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(base + i, *row) for i, row in enumerate(rows, start=1)],
+                )
+                await self.conn.executemany(
+                    "INSERT INTO search_rows (fts, row, story_id) VALUES ('search', ?, ?)",
+                    [(base + i, row[3]) for i, row in enumerate(rows, start=1)],
+                )
+            if docs:
+                base = await last_rowid("search_story")
+                story_rows = []
+                for i, ((story_id, guild), (title, lines)) in enumerate(docs.items(), start=1):
+                    lines = [" ".join(x.split()) for x in lines]
+                    terms = "\n".join(" ".join(content_terms(x)) for x in lines)
+                    story_rows.append((base + i, title, "\n".join(lines), terms, story_id, guild))
+                await self.conn.executemany(
+                    "INSERT INTO search_story (rowid, title, body, terms, story_id, guild_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    story_rows,
+                )
+                await self.conn.executemany(
+                    "INSERT INTO search_rows (fts, row, story_id) VALUES ('search_story', ?, ?)",
+                    [(r[0], r[4]) for r in story_rows],
+                )
 
     # -- applying a corpus file (seed, import, every add/edit) ----------------------------------------------------
 

@@ -38,6 +38,18 @@ class Candidate:
 
 
 @dataclass(slots=True)
+class StoryDoc:
+    """One row of the story-level index (schema v2): a story's text as one server contributed it."""
+
+    story_id: str
+    guild_id: int
+    title: str
+    body: str  # summary, claims and article titles, one per line
+    terms: str  # their stems (space-separated), one line each; '' when not computed
+    bm25: float = 0.0
+
+
+@dataclass(slots=True)
 class EntityRow:
     story_id: str
     entity_id: str
@@ -187,6 +199,67 @@ class CorpusReader:
             (match, g[0], g[1], limit),
         ).fetchall()
         return [Candidate(r[0], r[1], r[2], r[3], -float(r[4])) for r in rows]
+
+    def story_candidates(
+        self, match: str, guild_id: int | None, limit: int = 30, weights: tuple[float, float] = (1.0, 1.0)
+    ) -> list[StoryDoc]:
+        """Best stories by BM25 (story-level index) for an FTS5 MATCH expression, with their text, for this server."""
+        if not match:
+            return []
+        g = visible(guild_id)
+        rows = self.conn.execute(
+            "SELECT story_id, guild_id, title, body, terms, bm25(search_story, ?, ?, 0, 0, 0) AS score "
+            "FROM search_story WHERE search_story MATCH ? AND guild_id IN (?, ?) ORDER BY score LIMIT ?",
+            (weights[0], weights[1], match, g[0], g[1], limit),
+        ).fetchall()
+        return [StoryDoc(r[0], r[1], r[2], r[3], r[4], -float(r[5])) for r in rows]
+
+    def story_docs(self, story_ids: Iterable[str], guild_id: int | None) -> list[StoryDoc]:
+        """The story-level index rows of these stories that this server sees (bm25 0)."""
+        ids = list(dict.fromkeys(story_ids))
+        if not ids:
+            return []
+        g = visible(guild_id)
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT story_id, guild_id, title, body, terms FROM search_story WHERE rowid IN "  # noqa: S608
+            f"(SELECT row FROM search_rows WHERE fts = 'search_story' AND story_id IN ({marks})) AND guild_id IN (?, ?)",
+            (*ids, *g),
+        ).fetchall()
+        return [StoryDoc(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def passage_candidates(self, match: str, guild_id: int | None, limit: int = 20) -> list[Candidate]:
+        """Best article passages by BM25 for an FTS5 MATCH expression, for this server."""
+        if not match:
+            return []
+        g = visible(guild_id)
+        rows = self.conn.execute(
+            "SELECT kind, ref_id, story_id, text, bm25(search) AS score FROM search "
+            "WHERE search MATCH ? AND guild_id IN (?, ?) AND kind = 'passage' ORDER BY score LIMIT ?",
+            (match, g[0], g[1], limit),
+        ).fetchall()
+        return [Candidate(r[0], r[1], r[2], r[3], -float(r[4])) for r in rows]
+
+    def story_vocabulary(self) -> Iterator[tuple[str, int]]:
+        """(term, number of story rows holding it) of the story-level index."""
+        self.conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_story_vocab USING fts5vocab(main, search_story, row)"
+        )
+        yield from self.conn.execute("SELECT term, doc FROM temp.search_story_vocab")
+
+    def story_term_df(self, terms: Iterable[str]) -> dict[str, int]:
+        """Document frequencies of a few terms in the story-level index (no full vocabulary load)."""
+        terms = list(dict.fromkeys(terms))
+        if not terms:
+            return {}
+        self.conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_story_vocab USING fts5vocab(main, search_story, row)"
+        )
+        marks = ",".join("?" * len(terms))
+        return dict(self.conn.execute(f"SELECT term, doc FROM temp.search_story_vocab WHERE term IN ({marks})", terms))  # noqa: S608
+
+    def story_row_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM search_rows WHERE fts = 'search_story'").fetchone()[0]
 
     def story_texts(self, story_ids: Iterable[str], guild_id: int | None) -> dict[str, list[tuple[str, str]]]:
         """(kind, text) rows of the search index for the given stories: titles, summaries, claims (not passages)."""

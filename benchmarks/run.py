@@ -1,0 +1,420 @@
+"""Speed and scale, side by side: Crosscheck against bm25s, rank-bm25, tantivy and a rapidfuzz scan, on one machine.
+
+    .venv/bin/python -m benchmarks.run                 # 1k and 10k stories (10k and 100k claims): a few minutes
+    .venv/bin/python -m benchmarks.run --scales 100000 # 100k stories, 1M claims (first run generates and imports)
+    .venv/bin/python -m benchmarks.run --full          # 1k, 10k and 100k
+
+Needs the bench extra (pip install -e '.[bench]').  For each scale: a synthetic corpus (benchmarks/synth.py) is
+imported through ``Corpus.apply`` (chunks of 1,000 stories, audited, as the CLI imports a file) into a database
+cached under benchmarks/.cache/; then every system runs in its own fresh process (so that start-up and peak memory
+are its own) over the same queries:
+
+- check latency p50/p99 for short claims, long pastes (~1,500 characters) and links (``Matcher.match``, top 5,
+  threshold 0: the most work a check does);
+- the auto-reply path's throughput on chatter that matches nothing (``Matcher.match`` at the default threshold);
+- start-up: open the database and answer the first check, in a new process (module imports reported apart);
+- peak memory (max RSS of the process) and database size; import rate (articles/s through Corpus.apply);
+- peers: the same claims (every claim, mapped to its story) indexed by bm25s (Porter stemmer, English stop
+  words), rank-bm25 (BM25Okapi over the same stemmed tokens), tantivy (en_stem, in memory) and rapidfuzz
+  (process.extract with token_set_ratio over all claims); their latency as a ratio to Crosscheck's, precision@1
+  against the story each query was made from, and top-5 agreement with Crosscheck (share of Crosscheck's five
+  stories the peer also returns).  Slow peers answer a bounded number of queries per kind (noted).
+
+Results go to stdout (a table) and to benchmarks/out/run-<scales>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+OUT = HERE / "out"
+KINDS = ("short", "long", "link")
+PEERS = ("bm25s", "rank_bm25", "tantivy", "rapidfuzz")
+
+
+# -- machine ---------------------------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(mem / 2**30, 1), "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version, "os": platform.platform()}
+
+
+# -- corpus ----------------------------------------------------------------------------------------------------------
+
+
+def _schema_tag() -> str:
+    from storage.db import schema_version
+
+    from benchmarks.synth import GENERATOR_VERSION
+
+    return f"g{GENERATOR_VERSION}-s{schema_version()}"
+
+
+def prepare(n: int, n_queries: int, log=print) -> Path:
+    """The cached folder for ``n`` stories: corpus.db (imported through Corpus.apply), queries.json, import.json."""
+    from benchmarks.synth import generate, queries
+    from bot.models import Article, Claim, CorpusFile, Entity, Outlet, Story
+    from storage.corpus import Actor, Corpus
+
+    folder = CACHE / f"synth-{n}-{_schema_tag()}"
+    if (folder / "import.json").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "corpus.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    log(f"generating and importing {n:,} stories into {db} ...")
+    stories = []
+    t_gen = time.perf_counter()
+    gen = list(generate(n))
+    t_gen = time.perf_counter() - t_gen
+    stats = {"stories": 0, "claims": 0, "articles": 0, "validate_s": 0.0, "apply_s": 0.0, "generate_s": t_gen}
+    outlets = sorted({a["outlet"] for s in gen for a in s.articles})
+
+    async def go() -> None:
+        corpus = await Corpus.open(db)
+        try:
+            first = CorpusFile(outlets=[Outlet(id=o, name=o.replace("-", " ").title(), domains=[o.replace("outlet-", "news") + ".example"])
+                                        for o in outlets])
+            await corpus.apply(first, Actor(name="bench"), action="import outlets")
+            for start in range(0, len(gen), 1000):
+                chunk = gen[start:start + 1000]
+                t0 = time.perf_counter()
+                file = CorpusFile(
+                    stories=[Story(id=s.id, title=s.title, topic_terms=s.topic,
+                                   entities=[Entity(**e) for e in s.entities]) for s in chunk],
+                    articles=[Article(id=a["id"], story=s.id, outlet=a["outlet"], title=a["title"], url=a["url"], text=a["text"])
+                              for s in chunk for a in s.articles],
+                    claims=[Claim(id=f"{s.id}-c{k}", story=s.id, text=c, articles=[s.articles[k % len(s.articles)]["id"]])
+                            for s in chunk for k, c in enumerate(s.claims)],
+                )
+                t1 = time.perf_counter()
+                await corpus.apply(file, Actor(name="bench"), action="import bench")
+                t2 = time.perf_counter()
+                stats["validate_s"] += t1 - t0
+                stats["apply_s"] += t2 - t1
+                stats["stories"] += len(file.stories)
+                stats["claims"] += len(file.claims)
+                stats["articles"] += len(file.articles)
+                if (start // 1000) % 10 == 9:
+                    log(f"  {stats['stories']:,} stories, {stats['articles'] / stats['apply_s']:,.0f} articles/s")
+        finally:
+            await corpus.close()
+
+    asyncio.run(go())
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    stats["db_bytes"] = db.stat().st_size
+    stories = gen
+    qs = queries(stories, n_queries)
+    (folder / "queries.json").write_text(json.dumps(qs), encoding="utf-8")
+    (folder / "import.json").write_text(json.dumps(stats), encoding="utf-8")
+    log(f"  imported: {stats['articles']:,} articles in {stats['apply_s']:.1f} s "
+        f"({stats['articles'] / stats['apply_s']:,.0f}/s), db {stats['db_bytes'] / 2**20:,.0f} MiB")
+    return folder
+
+
+# -- one system in its own process -----------------------------------------------------------------------------------
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pct(xs: list[float], p: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    k = min(len(xs) - 1, max(0, round(p / 100 * (len(xs) - 1))))
+    return xs[k]
+
+
+def child_crosscheck(folder: Path, qs: dict, limit: int) -> dict:
+    t0 = time.perf_counter()
+    from bot.matching import DEFAULT_THRESHOLD, Matcher
+    from storage.reader import CorpusReader
+
+    t_import = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    reader = CorpusReader(folder / "corpus.db")
+    matcher = Matcher(reader)
+    matcher.match(qs["short"][0][0], None, top=5, threshold=0.0)
+    startup = time.perf_counter() - t0
+    out: dict = {"startup_s": startup, "module_import_s": t_import, "lat": {}, "top5": {}}
+    gc.collect()
+    for kind in KINDS:
+        lats, tops = [], []
+        for text, _gold in qs[kind][:limit]:
+            t = time.perf_counter()
+            r = matcher.match(text, None, top=5, threshold=0.0)
+            lats.append(time.perf_counter() - t)
+            tops.append([h.story_id for h in r.hits])
+        out["lat"][kind], out["top5"][kind] = lats, tops
+    chatter = [t for t, _ in qs["chatter"]]
+    false_hits = 0
+    t = time.perf_counter()
+    n = 0
+    while time.perf_counter() - t < 3.0 or n < len(chatter):
+        r = matcher.match(chatter[n % len(chatter)], None, threshold=DEFAULT_THRESHOLD)
+        false_hits += bool(r.hits) and n < len(chatter)
+        n += 1
+    out["chatter_per_s"] = n / (time.perf_counter() - t)
+    out["chatter_false_hits"] = false_hits
+    out["chatter_n"] = len(chatter)
+    out["rss_mib"] = _rss_mib()
+    reader.close()
+    return out
+
+
+def _claims(folder: Path) -> tuple[list[str], list[str]]:
+    con = sqlite3.connect(folder / "corpus.db")
+    rows = con.execute("SELECT text, story_id FROM claims ORDER BY rowid").fetchall()
+    con.close()
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def _stories_from(claim_idx, story_of: list[str], k: int = 5) -> list[str]:
+    out: list[str] = []
+    for i in claim_idx:
+        s = story_of[int(i)]
+        if s not in out:
+            out.append(s)
+            if len(out) == k:
+                break
+    return out
+
+
+def child_peer(name: str, folder: Path, qs: dict, limit: int, budget_s: float) -> dict:
+    import Stemmer
+
+    texts, story_of = _claims(folder)
+    stemmer = Stemmer.Stemmer("porter")
+    t0 = time.perf_counter()
+    if name == "bm25s":
+        import bm25s
+
+        tok = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
+        index = bm25s.BM25()
+        index.index(tok, show_progress=False)
+
+        def search(q: str) -> list[str]:
+            qt = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False)
+            if not qt.vocab:
+                return []
+            docs, _scores = index.retrieve(qt, k=50, show_progress=False, n_threads=1)
+            return _stories_from(docs[0], story_of)
+    elif name == "rank_bm25":
+        import re
+
+        from rank_bm25 import BM25Okapi
+
+        from bot.text import STOP_WORDS
+
+        wre = re.compile(r"\w+")
+
+        def toks(s: str) -> list[str]:
+            return [stemmer.stemWord(w) for w in wre.findall(s.lower()) if w not in STOP_WORDS]
+
+        index = BM25Okapi([toks(t) for t in texts])
+        import numpy as np
+
+        def search(q: str) -> list[str]:
+            scores = index.get_scores(toks(q))
+            top = np.argpartition(-scores, 50)[:50]
+            top = top[np.argsort(-scores[top])]
+            return _stories_from(top, story_of)
+    elif name == "tantivy":
+        import tantivy
+
+        sb = tantivy.SchemaBuilder()
+        sb.add_text_field("text", stored=False, tokenizer_name="en_stem")
+        sb.add_unsigned_field("i", stored=True, fast=True)
+        schema = sb.build()
+        index = tantivy.Index(schema)
+        writer = index.writer(heap_size=256_000_000, num_threads=1)
+        for i, t in enumerate(texts):
+            writer.add_document(tantivy.Document(text=t, i=i))
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        searcher = index.searcher()
+        import re
+
+        clean = re.compile(r"[^\w\s]")
+
+        def search(q: str) -> list[str]:
+            q = clean.sub(" ", q).strip()
+            if not q:
+                return []
+            query = index.parse_query(q, ["text"])
+            hits = searcher.search(query, 50).hits
+            return _stories_from([searcher.doc(a)["i"][0] for _s, a in hits], story_of)
+    elif name == "rapidfuzz":
+        from rapidfuzz import fuzz, process, utils
+
+        choices = [utils.default_process(t) for t in texts]
+
+        def search(q: str) -> list[str]:
+            res = process.extract(utils.default_process(q), choices, scorer=fuzz.token_set_ratio, limit=50,
+                                  processor=None)
+            return _stories_from([i for _c, _s, i in res], story_of)
+    else:
+        raise SystemExit(f"unknown peer {name}")
+    build = time.perf_counter() - t0
+    out: dict = {"build_s": build, "lat": {}, "top5": {}, "answered": {}}
+    for kind in KINDS:
+        lats, tops = [], []
+        t_kind = time.perf_counter()
+        for text, _gold in qs[kind][:limit]:
+            t = time.perf_counter()
+            tops.append(search(text))
+            lats.append(time.perf_counter() - t)
+            if time.perf_counter() - t_kind > budget_s and len(lats) >= 5:
+                break
+        out["lat"][kind], out["top5"][kind], out["answered"][kind] = lats, tops, len(lats)
+    out["rss_mib"] = _rss_mib()
+    return out
+
+
+def run_child(system: str, folder: Path, limit: int, budget_s: float, timeout: int = 3600) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.run", "--child", system, "--folder", str(folder), "--limit", str(limit),
+           "--budget", str(budget_s)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=HERE.parent)
+    if p.returncode != 0:
+        return {"error": (p.stderr or p.stdout)[-2000:]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# -- report ----------------------------------------------------------------------------------------------------------
+
+
+def summarise(folder: Path, results: dict, qs: dict) -> dict:
+    imp = json.loads((folder / "import.json").read_text())
+    cc = results["crosscheck"]
+    summary: dict = {"stories": imp["stories"], "claims": imp["claims"], "articles": imp["articles"],
+                     "db_mib": imp["db_bytes"] / 2**20, "import_articles_per_s": imp["articles"] / imp["apply_s"],
+                     "import_incl_validation_per_s": imp["articles"] / (imp["apply_s"] + imp["validate_s"]),
+                     "systems": {}}
+    for name, r in results.items():
+        if "error" in r:
+            summary["systems"][name] = {"error": r["error"][-300:]}
+            continue
+        s: dict = {"rss_mib": r["rss_mib"]}
+        if "startup_s" in r:
+            s.update(startup_s=r["startup_s"], module_import_s=r["module_import_s"], chatter_per_s=r["chatter_per_s"],
+                     chatter_false_hits=r["chatter_false_hits"], chatter_n=r["chatter_n"])
+        if "build_s" in r:
+            s["build_s"] = r["build_s"]
+        for kind in KINDS:
+            lats = r["lat"][kind]
+            tops = r["top5"][kind]
+            gold = [g for _t, g in qs[kind][: len(tops)]]
+            k = {"n": len(lats), "p50_ms": 1000 * _pct(lats, 50), "p99_ms": 1000 * _pct(lats, 99),
+                 "p_at_1": sum(1 for t, g in zip(tops, gold) if t[:1] == [g]) / max(1, len(tops))}
+            if name != "crosscheck" and "error" not in cc:
+                ref = cc["top5"][kind][: len(tops)]
+                k["agree_top5"] = statistics.fmean(
+                    len(set(a) & set(b)) / len(b) if b else float(not a) for a, b in zip(tops, ref)) if tops else float("nan")
+                k["agree_top1"] = statistics.fmean(a[:1] == b[:1] for a, b in zip(tops, ref)) if tops else float("nan")
+            s[kind] = k
+        summary["systems"][name] = s
+    return summary
+
+
+def print_summary(summary: dict) -> None:
+    cc = summary["systems"].get("crosscheck", {})
+    print(f"\n== {summary['stories']:,} stories, {summary['claims']:,} claims, {summary['articles']:,} articles; "
+          f"database {summary['db_mib']:,.0f} MiB; import {summary['import_articles_per_s']:,.0f} articles/s through "
+          f"Corpus.apply ({summary['import_incl_validation_per_s']:,.0f}/s including model validation)")
+    if "startup_s" in cc:
+        print(f"Crosscheck: start-up (open + first check) {cc['startup_s'] * 1000:,.0f} ms (+{cc['module_import_s'] * 1000:,.0f} ms "
+              f"module imports); chatter {cc['chatter_per_s']:,.0f} messages/s ({cc['chatter_false_hits']} of "
+              f"{cc['chatter_n']} matched something); peak RSS {cc['rss_mib']:,.0f} MiB")
+    head = f"{'system':<11}{'kind':<7}{'n':>5}{'p50 ms':>9}{'p99 ms':>9}{'x CC p50':>10}{'P@1':>7}{'top5 agr':>10}{'top1 agr':>10}{'RSS MiB':>9}{'build s':>9}"
+    print(head)
+    print("-" * len(head))
+    for name, s in summary["systems"].items():
+        if "error" in s:
+            print(f"{name:<11}ERROR {s['error'][-200:]}")
+            continue
+        for kind in KINDS:
+            k = s[kind]
+            ratio = k["p50_ms"] / cc[kind]["p50_ms"] if kind in cc and cc[kind]["p50_ms"] else float("nan")
+            agr5 = f"{k['agree_top5']:.2f}" if "agree_top5" in k else "-"
+            agr1 = f"{k['agree_top1']:.2f}" if "agree_top1" in k else "-"
+            print(f"{name:<11}{kind:<7}{k['n']:>5}{k['p50_ms']:>9.2f}{k['p99_ms']:>9.2f}{ratio:>10.1f}{k['p_at_1']:>7.2f}"
+                  f"{agr5:>10}{agr1:>10}{s['rss_mib']:>9,.0f}{s.get('build_s', float('nan')):>9.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scales", type=int, nargs="+", default=[1000, 10000], help="numbers of stories")
+    ap.add_argument("--full", action="store_true", help="1k, 10k and 100k stories (1M claims)")
+    ap.add_argument("--queries", type=int, default=200, help="queries per kind")
+    ap.add_argument("--peers", nargs="*", default=list(PEERS))
+    ap.add_argument("--budget", type=float, default=60.0, help="seconds a peer may spend per query kind")
+    ap.add_argument("--child")
+    ap.add_argument("--folder", type=Path)
+    ap.add_argument("--limit", type=int, default=200)
+    args = ap.parse_args(argv)
+    if args.child:
+        qs = json.loads((args.folder / "queries.json").read_text())
+        if args.child == "crosscheck":
+            r = child_crosscheck(args.folder, qs, args.limit)
+        else:
+            r = child_peer(args.child, args.folder, qs, args.limit, args.budget)
+        print(json.dumps(r))
+        return 0
+    scales = [1000, 10000, 100000] if args.full else args.scales
+    m = machine()
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}, SQLite {m['sqlite']}")
+    report = {"machine": m, "command": " ".join(["python -m benchmarks.run", *(argv if argv is not None else sys.argv[1:])]),
+              "scales": []}
+    for n in scales:
+        folder = prepare(n, args.queries)
+        qs = json.loads((folder / "queries.json").read_text())
+        results = {"crosscheck": run_child("crosscheck", folder, args.queries, args.budget)}
+        for peer in args.peers:
+            print(f"  running {peer} on {n:,} stories ...", flush=True)
+            results[peer] = run_child(peer, folder, args.queries, args.budget)
+        summary = summarise(folder, results, qs)
+        print_summary(summary)
+        report["scales"].append(summary)
+        OUT.mkdir(exist_ok=True)
+        (OUT / f"run-{'-'.join(map(str, scales))}.json").write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
