@@ -280,7 +280,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     """A verified copy of the database, safe while the bot runs (docs/reliability.md)."""
     from storage.backup import backup_database
 
-    info = backup_database(args.db, args.path)
+    info = backup_database(args.db, args.path, keep=args.keep)
     print(f"backed up to {info.describe()} in {info.seconds:.1f}s")
     return 0
 
@@ -345,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("backup", help="copy the database to PATH, safely while the bot runs, and verify the copy")
     b.add_argument("path", type=Path, help="the backup file, or a directory to put a dated backup file in")
+    b.add_argument("--keep", type=int, default=None, metavar="N",
+                   help="with a directory: keep only the newest N dated backups there")
     b.set_defaults(func=cmd_backup)
 
     rs = sub.add_parser("restore", help="replace the database with the backup at PATH (stop the bot first)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -126,15 +127,24 @@ def _copy(source: sqlite3.Connection, temp: Path) -> None:
         dest.close()
 
 
-def backup_database(db: str | Path, target: str | Path) -> BackupInfo:
+def backup_database(db: str | Path, target: str | Path, *, keep: int | None = None) -> BackupInfo:
     """Copy the live database ``db`` to ``target`` (a file, or a directory for a dated file) safely while the bot
-    runs; the result is verified before it appears under its name.  Returns what the backup holds."""
+    runs; the result is verified before it appears under its name.  With a directory and ``keep``, only the newest
+    ``keep`` dated backups of this database stay in it (the older ones are deleted after the new one is safe).
+    Returns what the backup holds."""
     started = time.perf_counter()
     db, target = Path(db), Path(target)
     if not db.is_file():
         raise BackupError(f"no database at {db} (set CROSSCHECK_DB or --db)")
-    if target.is_dir():
-        target = target / f"{db.stem}-{_stamp()}.db"
+    if keep is not None and keep < 1:
+        raise BackupError("--keep must be at least 1")
+    directory = target if target.is_dir() else None
+    if directory is not None:
+        stamp = _stamp()
+        taken = [_DATED.fullmatch(p.name[len(db.stem) + 1 :]) for p in directory.glob(f"{db.stem}-{stamp}*.db")]
+        counters = [int(m.group(2) or 0) for m in taken if m and m.group(1) == stamp]
+        # Within one second, a counter that sorts after every earlier backup (rotation keeps the newest).
+        target = directory / (f"{db.stem}-{stamp}-{max(counters) + 1}.db" if counters else f"{db.stem}-{stamp}.db")
     if target.exists() and target.resolve() == db.resolve():
         raise BackupError("the backup would overwrite the database itself; choose another path")
     if not target.parent.is_dir():
@@ -162,8 +172,21 @@ def backup_database(db: str | Path, target: str | Path) -> BackupInfo:
     finally:
         _remove(temp)
     info.path = target
+    if directory is not None and keep is not None:
+        dated = []
+        for p in directory.glob(f"{db.stem}-*.db"):
+            m = _DATED.fullmatch(p.name[len(db.stem) + 1 :])
+            if m:
+                dated.append(((m.group(1), int(m.group(2) or 0)), p))
+        dated = [p for _, p in sorted(dated)]
+        for old in dated[: max(0, len(dated) - keep)]:
+            if old != target:
+                old.unlink()
     info.seconds = time.perf_counter() - started
     return info
+
+
+_DATED = re.compile(r"(\d{8}-\d{6})(?:-(\d+))?\.db")
 
 
 def database_in_use(db: Path) -> bool:

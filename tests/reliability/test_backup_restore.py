@@ -85,6 +85,19 @@ def test_backup_into_a_directory_and_via_the_cli(seeded_path: Path, tmp_path: Pa
     assert list(out_dir.iterdir()) == [made]
 
 
+def test_dated_backups_are_rotated(seeded_path: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "rot"
+    out_dir.mkdir()
+    (out_dir / "notes.txt").write_text("not a backup")
+    (out_dir / "seeded-manual.db").write_bytes(b"kept: not a dated name")
+    made = [backup_database(seeded_path, out_dir, keep=3).path for _ in range(5)]
+    left = sorted(p.name for p in out_dir.glob("seeded-2*.db"))
+    assert left == sorted(p.name for p in made[-3:])
+    assert (out_dir / "notes.txt").exists() and (out_dir / "seeded-manual.db").exists()
+    with pytest.raises(BackupError, match="at least 1"):
+        backup_database(seeded_path, out_dir, keep=0)
+
+
 def test_a_backup_that_fails_verification_never_appears(seeded_path: Path, tmp_path: Path, monkeypatch) -> None:
     def broken(path, *, what="the file"):
         raise BackupError(f"{what} failed its integrity check (simulated)")

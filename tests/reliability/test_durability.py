@@ -24,7 +24,7 @@ from storage.corpus import Corpus
 from storage.db import BUSY_TIMEOUT_MS, StorageError, connect, schema_version
 
 ROOT = Path(__file__).resolve().parents[2]
-CLAIMS = int(os.environ.get("CROSSCHECK_CRASH_CLAIMS", "4000"))
+CLAIMS = int(os.environ.get("CROSSCHECK_CRASH_CLAIMS", "2000"))
 KILLS = int(os.environ.get("CROSSCHECK_CRASH_KILLS", "25"))
 LANES = 2  # fork servers working in parallel
 
@@ -47,7 +47,9 @@ async def test_pragmas_on_every_connection(tmp_path: Path) -> None:
 def test_damaged_file_is_refused_at_start_with_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "d.db"
     conn = connect(path)
+    conn.execute("BEGIN")
     conn.executemany("INSERT INTO feedback (guild_id, user_id, query) VALUES (1, 1, ?)", [("x" * 500,)] * 2000)
+    conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     data = bytearray(path.read_bytes())

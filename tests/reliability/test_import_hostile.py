@@ -7,6 +7,7 @@ import asyncio
 import copy
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -89,18 +90,25 @@ APPLY_CASES = [
 ]
 
 
-@pytest.fixture
-def populated(tmp_path: Path) -> Path:
-    """Seeded global corpus plus server A's own small corpus."""
-    path = tmp_path / "c.db"
+@pytest.fixture(scope="module")
+def _populated_master(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("populated") / "master.db"
 
     async def go() -> None:
         c = await Corpus.open(path)
         await c.seed(load_seed(), seed_fingerprint())
         await c.apply(small_file("mine"), A)
-        await c.close()
+        await c.close()  # the last connection to close folds the WAL into the file
 
     asyncio.run(go())
+    return path
+
+
+@pytest.fixture
+def populated(_populated_master: Path, tmp_path: Path) -> Path:
+    """Seeded global corpus plus server A's own small corpus (a fresh copy for each test)."""
+    path = tmp_path / "c.db"
+    shutil.copyfile(_populated_master, path)
     return path
 
 
@@ -145,15 +153,15 @@ def test_huge_file_is_refused_before_reading(tmp_path: Path) -> None:
 
 
 async def test_thousands_of_claimreview_items_colliding_at_the_end_change_nothing(populated: Path) -> None:
-    """Server A imports 2,000 fact-checks; server B imports a page whose last item is one of A's: B gets an error
-    naming that record and nothing of B's 2,000 items is stored."""
+    """Server A imports 1,200 fact-checks; server B imports a page whose last item is one of A's: B gets an error
+    naming that record and nothing of B's 1,200 items is stored."""
     corpus = await Corpus.open(populated)
     try:
-        _fmt, mine = load_bytes(_claimreview(2_000, prefix="a"))
+        _fmt, mine = load_bytes(_claimreview(1_200, prefix="a"))
         await corpus.apply(mine, A)
         before = table_dump(populated, with_audit=True)
-        items = json.loads(_claimreview(2_000, prefix="b"))["@graph"]
-        items[-1] = json.loads(_claimreview(2_000, prefix="a"))["@graph"][-1]  # same url -> same ids as A's
+        items = json.loads(_claimreview(1_200, prefix="b"))["@graph"]
+        items[-1] = json.loads(_claimreview(1_200, prefix="a"))["@graph"][-1]  # same url -> same ids as A's
         _fmt, theirs = load_bytes(json.dumps(items).encode())
         with pytest.raises(PermissionDenied) as info:
             await corpus.apply(theirs, B)

@@ -247,7 +247,7 @@ def _run_sequence(tmp: Path, names: list[str]) -> None:
     asyncio.run(go())
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(st.lists(st.sampled_from(sorted(OPS)), min_size=1, max_size=7))
 def test_undo_restores_exactly_after_any_sequence(tmp_path_factory, names: list[str]) -> None:
     _run_sequence(tmp_path_factory.mktemp("seq"), names)
