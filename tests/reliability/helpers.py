@@ -69,3 +69,30 @@ def big_file(n_claims: int, prefix: str = "bulk", per_story: int = 50) -> Corpus
     claims = [Claim(id=f"{prefix}-c{j}", story=f"{prefix}-s{j % n_stories}", text=f"Claim {j}: crane {j} was moved.",
                     articles=[f"{prefix}-a{j % n_stories}"]) for j in range(n_claims)]
     return CorpusFile(outlets=outlets, stories=stories, articles=articles, claims=claims)
+
+
+class LongestCallback:
+    """Context manager: the most CPU time (thread_time, so other processes do not count) any one event-loop callback
+    took while it was active, and which callback that was."""
+
+    def __enter__(self) -> LongestCallback:
+        import asyncio
+        import time
+
+        self.seconds, self.where = 0.0, ""
+        self._real = asyncio.events.Handle._run
+
+        def timed(handle: asyncio.events.Handle) -> None:
+            t = time.thread_time()
+            self._real(handle)
+            spent = time.thread_time() - t
+            if spent > self.seconds:
+                self.seconds, self.where = spent, repr(handle)[:200]
+
+        asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import asyncio
+
+        asyncio.events.Handle._run = self._real  # type: ignore[method-assign]
