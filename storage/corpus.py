@@ -52,6 +52,10 @@ class PermissionDenied(CorpusError):
     pass
 
 
+class CorpusBusy(CorpusError):
+    """Another process (a command-line import, a restore) held the database longer than the busy timeout."""
+
+
 @dataclass(slots=True)
 class Actor:
     """Who makes a change: a Discord user in a server, or the bot owner at the CLI (guild 0)."""
@@ -176,8 +180,23 @@ class Corpus:
     # -- transactions ---------------------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _transaction(self):
+    async def _writing(self):
+        """The write lock.  A database another process holds for longer than the busy timeout (a large import from
+        the command line) gives a clear CorpusBusy, never sqlite3's bare "database is locked"."""
         async with self._write_lock:
+            try:
+                yield
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise CorpusBusy(
+                        "The corpus is busy with another change (an import from the command line?); nothing was "
+                        "changed. Try again in a minute."
+                    ) from exc
+                raise
+
+    @asynccontextmanager
+    async def _transaction(self):
+        async with self._writing():
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -906,7 +925,7 @@ class Corpus:
         if not force and await self.meta("seeded") is not None:
             return None
         result = await self.apply(file, Actor(GLOBAL, 0, "seed"), action="seed", audit=False)
-        async with self._write_lock:
+        async with self._writing():
             await self.conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('seeded', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (fingerprint,),
@@ -929,7 +948,7 @@ class Corpus:
             raise CorpusError(f"unknown setting(s): {', '.join(sorted(bad))}")
         current = await self.settings(guild_id)
         current.update(values)
-        async with self._write_lock:
+        async with self._writing():
             await self.conn.execute(
                 "INSERT INTO guild_settings (guild_id, moderator_role_id, threshold, ephemeral) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(guild_id) DO UPDATE SET moderator_role_id = excluded.moderator_role_id, "
@@ -940,7 +959,7 @@ class Corpus:
 
     async def set_autoreply(self, guild_id: int, channel_id: int, *, enabled: bool, threshold: float | None = None,
                             cooldown_s: int | None = None) -> dict[str, Any]:
-        async with self._write_lock:
+        async with self._writing():
             rows = await self._fetch("SELECT guild_id FROM autoreply_channels WHERE channel_id = ?", (channel_id,))
             if rows and rows[0][0] != guild_id:
                 raise PermissionDenied("that channel belongs to another server")
@@ -961,7 +980,7 @@ class Corpus:
 
     async def add_feedback(self, guild_id: int, channel_id: int | None, user_id: int, story_id: str | None,
                            query: str, kind: str = "not_relevant") -> int:
-        async with self._write_lock:
+        async with self._writing():
             cur = await self.conn.execute(
                 "INSERT INTO feedback (guild_id, channel_id, user_id, story_id, query, kind) VALUES (?, ?, ?, ?, ?, ?)",
                 (guild_id, channel_id, user_id, story_id, query[:2000], kind),

@@ -125,3 +125,33 @@ async def test_checks_edits_and_other_writers_at_once(seeded_path: Path, tmp_pat
         await corpus.close()
         await other.close()
     assert sync_checks[0] > 0
+
+
+async def test_a_database_held_elsewhere_is_a_clear_busy_error_and_changes_nothing(seeded_path: Path) -> None:
+    """Regression: when another process held the write lock past the busy timeout (a large CLI import), sqlite3's
+    "database is locked" reached callers (a generic error in Discord).  Now: CorpusBusy, a CorpusError shown as is."""
+    from storage.corpus import CorpusBusy
+    from tests.reliability.helpers import table_dump
+
+    corpus = await Corpus.open(seeded_path)
+    await corpus.conn.execute("PRAGMA busy_timeout = 50")  # production waits 10 s first
+    other = sqlite3.connect(seeded_path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        before = table_dump(seeded_path, with_audit=True)
+        g = GUILDS[0]
+        for op in (lambda: corpus.apply(small_file("busy"), g), lambda: corpus.add_feedback(1, 1, 1, None, "q"),
+                   lambda: corpus.set_settings(g.guild_id, threshold=60.0),
+                   lambda: corpus.set_autoreply(g.guild_id, 42, enabled=True), lambda: corpus.undo(g)):
+            try:
+                await op()
+            except CorpusBusy as exc:
+                assert "Try again" in str(exc)
+            else:
+                raise AssertionError("a write went through while another process held the database")
+        other.execute("ROLLBACK")
+        assert table_dump(seeded_path, with_audit=True) == before
+        await corpus.apply(small_file("busy"), g)  # and works again once the other writer is done
+    finally:
+        other.close()
+        await corpus.close()
