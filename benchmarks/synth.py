@@ -21,7 +21,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 _SYL = ("ka ri to mo na vel dor an is ur ber lin sa ko va len tra mi ros el gar fen tho lu pa zen ima cor ast "
         "bre dan hol mar quo sil tev wen yor zal ni ob ex fa gu he ja").split()
@@ -42,6 +42,11 @@ concert singer actor film movie award prize football match team coach player sta
 champion referee transfer contract salary pension healthcare insurance housing rent mortgage prisoner prison
 sentence fine penalty ban sanctions exports imports tariffs trade currency bitcoin crypto exchange fraud scam
 charity donation aid relief camp volunteers census population birth rate marriage divorce children parents
+""".split()
+#: Everyday words (the ones chatter is made of) are news words too: they get ordinary, mid-range frequencies.
+EVERYDAY = """game games night tonight today tomorrow weekend friday morning coffee pizza food dinner lunch
+movie season episode song music book homework class meeting link rules server cat dog wifi phone birthday job
+help place downtown rain weather boss fight stream streaming meme photo video season team friends family school
 """.split()
 VERBS = """signs signed bans banned approves approved rejects rejected announces announced denies denied confirms
 confirmed launches launched cancels cancelled delays delayed raises raised cuts cut blocks blocked orders ordered
@@ -96,7 +101,7 @@ class Generator:
         # A lexicon of invented rare words (jargon, places, products) on top of the common ones: Zipf tail.
         self.rare = sorted({_name(rng, rng.randint(2, 4)).lower() for _ in range(40_000)})
         rng.shuffle(self.rare)
-        self.nouns = NOUNS + self.rare[:20_000]
+        self.nouns = NOUNS[:120] + EVERYDAY + NOUNS[120:] + self.rare[:20_000]
         self.noun_cum = list(itertools.accumulate(_zipf_weights(len(self.nouns))))
         self.people = [f"{_name(rng, 2)} {_name(rng, 3)}" for _ in range(30_000)]
         self.places = [_name(rng, rng.randint(2, 3)) for _ in range(8_000)]

@@ -13,9 +13,12 @@ Pipeline (all in one place so it can be measured, see benchmarks/):
 
 from __future__ import annotations
 
+import marshal
 import math
+import os
 import re
 import threading
+from pathlib import Path
 from functools import lru_cache
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -107,6 +110,9 @@ MAX_DF_SHARE = 0.05
 MIN_FTS_TERMS = 3
 #: BM25 weight of a story's title against its other lines (claims, summary, article titles).
 TITLE_WEIGHT = 1.0
+#: A story without entities matches (score >= 50 possible) only if the message covers at least this share of the IDF
+#: weight of one of its claims (or its title), with two shared words or more.
+PLAIN_MIN_COVER = 0.5
 #: Article passages are searched for long pastes only (at least this many content words), with their rarest terms.
 PASSAGE_MIN_WORDS = 20
 PASSAGE_TERMS = 8
@@ -158,30 +164,98 @@ class _Story:
     topic: frozenset[str]
 
 
-class _Index:
-    """In-memory structures rebuilt when the corpus version changes: aliases, story facets, vocabulary."""
+#: Bumped whenever what _Index keeps changes, so that an older snapshot file is never read.
+INDEX_FORMAT = 1
 
-    def __init__(self, reader: CorpusReader):
+
+class _Index:
+    """In-memory structures rebuilt when the corpus version changes: aliases, story facets, vocabulary.
+
+    Building them reads every story and the whole vocabulary, which takes seconds at 100k stories; so the result is
+    also kept in a snapshot file beside the database (``<db>.matcher-index``, marshal, written atomically) and the
+    next process that opens the same corpus state loads that instead.  The snapshot is keyed by the corpus version,
+    the number of index rows and the last audit id, so an edited or restored database is never read from a stale one.
+    """
+
+    def __init__(self, reader: CorpusReader, *, snapshot: bool = True):
         self.version = reader.version()
         self.stories: dict[str, _Story] = {}
         # alias (tuple of normalised words) -> [(story id, entity id)]
         self.aliases: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)
         self.alias_words: set[str] = set()
         self.max_alias_len = 1
-        for meta in reader.story_meta():
-            self._add_story(meta)
-        self.alias_by_len: dict[tuple[str, int], list[str]] = defaultdict(list)
-        for w in self.alias_words:
-            if len(w) >= 4:
-                self.alias_by_len[(w[0], len(w))].append(w)
-        # Vocabulary of the story-level full-text index (Porter stems) with document frequencies.
         self.df: dict[str, int] = {}
-        self.vocab_by_len: dict[tuple[str, int], list[str]] = defaultdict(list)
-        for term, doc in reader.story_vocabulary():
-            self.df[term] = doc
-            if len(term) >= 4 and term.isalpha():
-                self.vocab_by_len[(term[0], len(term))].append(term)
-        self.n_docs = max(1, reader.story_row_count())
+        self._alias_by_len: dict[tuple[str, int], list[str]] | None = None
+        self._vocab_by_len: dict[tuple[str, int], list[str]] | None = None
+        path = _snapshot_path(reader) if snapshot else None
+        key = _snapshot_key(reader, self.version) if path else None
+        if not (path and self._load(path, key)):
+            for meta in reader.story_meta():
+                self._add_story(meta)
+            # Vocabulary of the story-level full-text index (Porter stems) with document frequencies.
+            self.df = dict(reader.story_vocabulary())
+            self.n_docs = max(1, reader.story_row_count())
+            if path:
+                self._save(path, key)
+        # first word of an alias -> the most words an alias starting with it has
+        self.alias_first: dict[str, int] = {}
+        for k in self.aliases:
+            if len(k) > self.alias_first.get(k[0], 0):
+                self.alias_first[k[0]] = len(k)
+
+    @property
+    def alias_by_len(self) -> dict[tuple[str, int], list[str]]:
+        if self._alias_by_len is None:
+            out: dict[tuple[str, int], list[str]] = defaultdict(list)
+            for w in self.alias_words:
+                if len(w) >= 4:
+                    out[(w[0], len(w))].append(w)
+            self._alias_by_len = out
+        return self._alias_by_len
+
+    @property
+    def vocab_by_len(self) -> dict[tuple[str, int], list[str]]:
+        if self._vocab_by_len is None:
+            out: dict[tuple[str, int], list[str]] = defaultdict(list)
+            for term in self.df:
+                if len(term) >= 4 and term.isalpha():
+                    out[(term[0], len(term))].append(term)
+            self._vocab_by_len = out
+        return self._vocab_by_len
+
+    def _save(self, path: Path, key: tuple) -> None:
+        data = (
+            key,
+            [(st.id, st.guild_id, st.title, tuple(st.core), st.entity_names, tuple(st.topic)) for st in self.stories.values()],
+            {k: v for k, v in self.aliases.items()},
+            self.max_alias_len,
+            self.df,
+            self.n_docs,
+        )
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                marshal.dump(data, fh)
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+    def _load(self, path: Path, key: tuple) -> bool:
+        try:
+            with open(path, "rb") as fh:
+                data = marshal.load(fh)
+        except (OSError, EOFError, ValueError, TypeError):
+            return False
+        if not isinstance(data, tuple) or len(data) != 6 or data[0] != key:
+            return False
+        _key, stories, aliases, self.max_alias_len, self.df, self.n_docs = data
+        self.stories = {
+            sid: _Story(sid, guild, title, frozenset(core), names, frozenset(topic))
+            for sid, guild, title, core, names, topic in stories
+        }
+        self.aliases = defaultdict(list, aliases)
+        self.alias_words = {w for k in aliases for w in k}
+        return True
 
     def _add_story(self, meta: StoryMeta) -> None:
         core = frozenset(e.entity_id for e in meta.entities if e.core)
@@ -210,10 +284,12 @@ class _Index:
         best, best_d = None, 3
         max_d = 1 if len(w) < 8 else 2
         for n in range(len(w) - max_d, len(w) + max_d + 1):
-            for cand in self.alias_by_len.get((w[0], n), ()):
-                d = Levenshtein.distance(w, cand, score_cutoff=max_d)
-                if d <= max_d and d < best_d:
-                    best, best_d = cand, d
+            bucket = self.alias_by_len.get((w[0], n))
+            if not bucket:
+                continue
+            found = process.extractOne(w, bucket, scorer=Levenshtein.distance, score_cutoff=max_d)
+            if found is not None and found[1] < best_d:
+                best, best_d = found[0], found[1]
         return best
 
     def correct_term(self, s: str) -> str | None:
@@ -239,6 +315,17 @@ class _Index:
     def idf(self, term: str) -> float:
         df = self.df.get(term, 0)
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+
+def _snapshot_path(reader: CorpusReader) -> Path | None:
+    path = Path(reader.path)
+    if str(path) in ("", ":memory:") or not path.parent.is_dir():
+        return None
+    return path.with_name(path.name + ".matcher-index")
+
+
+def _snapshot_key(reader: CorpusReader, version: int) -> tuple:
+    return (INDEX_FORMAT, version, *reader.index_fingerprint())
 
 
 @dataclass(slots=True)
@@ -306,37 +393,44 @@ class Matcher:
     def _analyse(self, text: str, idx: _Index) -> _Query:
         ws = words(text)[:MAX_QUERY_WORDS]
         corrections: dict[str, str] = {}
-        # Entities: longest alias first, exact, inflected (prefix + up to 3 letters) or one typo away.
+        # Entities: longest alias first (left to right), exact, inflected (prefix + up to 3 letters) or one typo away.
         found: dict[str, dict[str, str]] = defaultdict(dict)
-        consumed = [False] * len(ws)
-        for n in range(min(idx.max_alias_len, 6), 0, -1):
-            for i in range(len(ws) - n + 1):
-                if any(consumed[i : i + n]):
-                    continue
+        aliases, longest = idx.aliases, idx.alias_first
+        i = 0
+        while i < len(ws):
+            w = ws[i]
+            owners, n = None, 1
+            for n in range(min(longest.get(w, 0), len(ws) - i), 0, -1):
                 key = tuple(ws[i : i + n])
-                owners = idx.aliases.get(key)
-                if owners is None and n == 1:
-                    w = ws[i]
-                    fixed = idx.correct_alias_word(w)
-                    if fixed is None and len(w) >= 6:
-                        for cut in (1, 2, 3):
-                            if (w[:-cut],) in idx.aliases and len(w) - cut >= 5:
-                                fixed = w[:-cut]
-                                break
-                    if fixed is not None:
-                        owners = idx.aliases.get((fixed,))
-                        if owners:
-                            corrections[w] = fixed
+                owners = aliases.get(key)
                 if owners:
-                    for story_id, entity_id in owners:
-                        found[story_id].setdefault(entity_id, " ".join(key))
-                    for j in range(i, i + n):
-                        consumed[j] = True
+                    break
+            else:
+                n, key = 1, (w,)
+            if not owners and len(w) >= 4 and w not in STOP_WORDS:
+                fixed = None
+                if len(w) >= 6:
+                    for cut in (1, 2, 3):
+                        if (w[:-cut],) in aliases and len(w) - cut >= 5:
+                            fixed = w[:-cut]
+                            break
+                # A word the corpus knows is not a misspelt name.
+                if fixed is None and stem(w) not in idx.df:
+                    fixed = idx.correct_alias_word(w)
+                if fixed is not None:
+                    owners = aliases.get((fixed,))
+                    if owners:
+                        corrections[w] = fixed
+            if owners:
+                for story_id, entity_id in owners:
+                    found[story_id].setdefault(entity_id, " ".join(key))
+            i += n if owners else 1
         stems: list[str] = []
         content = [w for w in ws if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
-        # Typo correction reads short messages ("rusia afganistan militry deal"); in a long paste the words the index
-        # does not know are mostly real words it has no use for, and "correcting" them adds wrong ones.
-        correct = len(content) <= MAX_CORRECTED_WORDS
+        # Typo correction reads short messages that name a story's entities ("rusia afganistan militry deal"); in a
+        # long paste or in chatter the words the index does not know are mostly real words it has no use for, and
+        # "correcting" them adds wrong ones (and costs the most of any step on the auto-reply path).
+        correct = len(content) <= MAX_CORRECTED_WORDS and bool(found)
         for w in content:
             w = corrections.get(w, w)
             s = stem(w)
@@ -547,14 +641,20 @@ class Matcher:
         hits = []
         for story_id, feats, best_text, shared in self._plain_features(q, plain, idx):
             z = sum(w * (f - m) / s for w, f, m, s in zip(PLAIN_WEIGHTS, feats, PLAIN_MEAN, PLAIN_SCALE))
-            score = round(min(99.0, 100 / (1 + math.exp(-(PLAIN_CAL_A * z + PLAIN_CAL_B)))), 1)
+            score = min(99.0, 100 / (1 + math.exp(-(PLAIN_CAL_A * z + PLAIN_CAL_B))))
+            cover = max(feats[PLAIN_FEATURES.index("cov_claim")], feats[PLAIN_FEATURES.index("cov_title")])
             why = []
-            if best_text:
+            if cover < PLAIN_MIN_COVER or len(shared) < 2:
+                # The gate: without half of one claim's (or the title's) weight, in two words or more, it is
+                # related at best.  The ranking stays; the score falls under any threshold.
+                score *= 0.5
+            elif best_text:
                 why.append(f"close to: “{best_text[:120]}”")
             if shared:
                 why.append("shares: " + ", ".join(shared[:6]))
             if q.corrections:
                 why.append("read " + ", ".join(f"{a}→{b}" for a, b in list(q.corrections.items())[:4]))
+            score = round(score, 1)
             hits.append(Hit(story_id, score, confidence_for(score), best_text[:300], why))
         return hits
 

@@ -332,30 +332,36 @@ class Corpus:
                     doc(r[1], r[2])[1].append(r[3])
                 for p in passages(r[4]):
                     rows.append((p, "passage", r[0], r[1], r[2]))
+            pending = None
             if rows:
                 base = await last_rowid("search")
-                await self.conn.executemany(
+                # SQLite tokenises the rows on the connection's thread (without the GIL) while the stems of the
+                # story rows are computed here: two cores, one import.
+                pending = asyncio.ensure_future(self.conn.executemany(
                     "INSERT INTO search (rowid, text, kind, ref_id, story_id, guild_id) VALUES (?, ?, ?, ?, ?, ?)",
                     [(base + i, *row) for i, row in enumerate(rows, start=1)],
-                )
+                ))
+                await asyncio.sleep(0)
+            story_rows = []
+            for (story_id, guild), (title, lines) in docs.items():
+                lines = [" ".join(x.split()) for x in lines]
+                terms = "\n".join(" ".join(content_terms(x)) for x in lines)
+                story_rows.append((title, "\n".join(lines), terms, story_id, guild))
+            if pending is not None:
+                await pending
                 await self.conn.executemany(
                     "INSERT INTO search_rows (fts, row, story_id) VALUES ('search', ?, ?)",
                     [(base + i, row[3]) for i, row in enumerate(rows, start=1)],
                 )
-            if docs:
+            if story_rows:
                 base = await last_rowid("search_story")
-                story_rows = []
-                for i, ((story_id, guild), (title, lines)) in enumerate(docs.items(), start=1):
-                    lines = [" ".join(x.split()) for x in lines]
-                    terms = "\n".join(" ".join(content_terms(x)) for x in lines)
-                    story_rows.append((base + i, title, "\n".join(lines), terms, story_id, guild))
                 await self.conn.executemany(
                     "INSERT INTO search_story (rowid, title, body, terms, story_id, guild_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    story_rows,
+                    [(base + i, *r) for i, r in enumerate(story_rows, start=1)],
                 )
                 await self.conn.executemany(
                     "INSERT INTO search_rows (fts, row, story_id) VALUES ('search_story', ?, ?)",
-                    [(r[0], r[4]) for r in story_rows],
+                    [(base + i, r[3]) for i, r in enumerate(story_rows, start=1)],
                 )
 
     # -- applying a corpus file (seed, import, every add/edit) ----------------------------------------------------

@@ -258,6 +258,14 @@ class CorpusReader:
         marks = ",".join("?" * len(terms))
         return dict(self.conn.execute(f"SELECT term, doc FROM temp.search_story_vocab WHERE term IN ({marks})", terms))  # noqa: S608
 
+    def index_fingerprint(self) -> tuple[int, int, int]:
+        """(story index rows, last index row id, last audit id): with the corpus version, what identifies a state."""
+        r = self.conn.execute(
+            "SELECT (SELECT count(*) FROM search_rows WHERE fts = 'search_story'), "
+            "(SELECT max(row) FROM search_rows WHERE fts = 'search_story'), (SELECT max(id) FROM audit_log)"
+        ).fetchone()
+        return (int(r[0] or 0), int(r[1] or 0), int(r[2] or 0))
+
     def story_row_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM search_rows WHERE fts = 'search_story'").fetchone()[0]
 

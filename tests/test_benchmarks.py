@@ -1,0 +1,68 @@
+"""Smoke tests of the benchmark scripts' pure parts: the CheckThat! metrics, file readers and corpus conversion, and
+the synthetic generator's determinism.  The benchmarks themselves are not run here (see docs/performance.md)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.checkthat import read_qrels, read_queries, to_corpus
+from benchmarks.metrics import average_precision, precision_at, reciprocal_rank, score_run
+from benchmarks.synth import generate, queries
+
+
+def test_average_precision_follows_the_task_definition() -> None:
+    assert average_precision(["a", "b"], {"a"}, 5) == 1.0
+    assert average_precision(["x", "a"], {"a"}, 5) == 0.5
+    assert average_precision(["x", "a"], {"a"}, 1) == 0.0
+    # two relevant: (1/1 + 2/3) / 2
+    assert average_precision(["a", "x", "b"], {"a", "b"}, 5) == pytest.approx((1 + 2 / 3) / 2)
+    # relevant beyond the cut-off do not count, and the divisor is min(#relevant, k)
+    assert average_precision(["x", "y", "z", "w", "v", "a"], {"a"}, 5) == 0.0
+    assert average_precision([], {"a"}, 5) == 0.0
+
+
+def test_rr_and_precision() -> None:
+    assert reciprocal_rank(["x", "y", "a"], {"a"}) == pytest.approx(1 / 3)
+    assert reciprocal_rank(["x"], {"a"}) == 0.0
+    assert precision_at(["a", "b"], {"a"}, 1) == 1.0
+    assert precision_at(["b", "a"], {"a"}, 1) == 0.0
+
+
+def test_score_run_skips_queries_without_gold() -> None:
+    run = {"q1": ["a", "b"], "q2": ["c"], "q3": ["z"]}
+    qrels = {"q1": {"b"}, "q2": {"c"}, "q3": set()}
+    r = score_run(run, qrels)
+    assert r["queries"] == 2
+    assert r["map@5"] == pytest.approx((0.5 + 1.0) / 2)
+    assert r["p@1"] == pytest.approx(0.5)
+    assert r["mrr"] == pytest.approx(0.75)
+
+
+def test_checkthat_readers_and_conversion(tmp_path) -> None:
+    (tmp_path / "queries.tsv").write_text("1\tfirst tweet\n2\tsecond\ttab inside\n\n", encoding="utf-8")
+    (tmp_path / "qrels.tsv").write_text("1 0 10 1\n1 0 11 1\n2 0 12 0\n", encoding="utf-8")
+    assert read_queries(tmp_path / "queries.tsv") == [("1", "first tweet"), ("2", "second\ttab inside")]
+    assert read_qrels(tmp_path / "qrels.tsv") == {"1": {"10", "11"}}
+    file, ids = to_corpus([
+        {"id": "10", "claim": "A claim.", "title": "A title"},
+        {"id": "vclaim-sno-x", "claim": "Other claim.", "title": "", "subtitle": "Sub"},
+    ])
+    assert [s.title for s in file.stories] == ["A title", "Other claim."]
+    assert file.stories[1].summary == "Sub"
+    assert [c.text for c in file.claims] == ["A claim.", "Other claim."]
+    assert sorted(ids.values()) == ["10", "vclaim-sno-x"]
+    # Zero-padded ids: ties rank in the collection's order.
+    assert sorted(ids) == list(ids)
+
+
+def test_synthetic_corpus_is_deterministic() -> None:
+    a = list(generate(30, seed=3))
+    b = list(generate(30, seed=3))
+    assert json.dumps([s.__dict__ for s in a]) == json.dumps([s.__dict__ for s in b])
+    assert all(8 <= len(s.claims) <= 12 and 3 <= len(s.articles) <= 5 for s in a)
+    assert sum(1 for s in a if not s.entities) == 6  # one story in five is an imported fact-check
+    qs = queries(a, 10)
+    assert set(qs) == {"short", "long", "link", "chatter"}
+    assert all(gold for _t, gold in qs["short"]) and not any(gold for _t, gold in qs["chatter"])
