@@ -135,7 +135,7 @@ def classify(calls: list[Any]) -> str:
 
 
 async def burst(bot: Any, fake: Any, *, checks: int = 1000, users: int = 250, chatter: int = 1000,
-                seed: int = 1, tick: float = 0.01) -> dict[str, Any]:
+                seed: int = 1, tick: float = 0.01, user_base: int = 0) -> dict[str, Any]:
     """Fire ``checks`` /check interactions from ``users`` members and ``chatter`` messages in an auto-reply channel,
     all at once; return the measurements."""
     from tests.cogs import conftest as h
@@ -175,12 +175,12 @@ async def burst(bot: Any, fake: Any, *, checks: int = 1000, users: int = 250, ch
     rss_before = _rss_bytes()
     interactions = []
     for i in range(checks):
-        uid = 600000000000000000 + rng.randrange(users)
+        uid = 600000000000000000 + user_base + rng.randrange(users)
         interactions.append(fake.command("check", {"claim": rng.choice(QUERIES)}, user=uid, guild=h.GUILD_A,
                                          channel=h.CHAN_A2))
     messages = []
     for i in range(chatter):
-        payload = fake.user_message(rng.choice(CHATTER), author=610000000000000000 + rng.randrange(users),
+        payload = fake.user_message(rng.choice(CHATTER), author=610000000000000000 + user_base + rng.randrange(users),
                                     channel=h.CHAN_A, guild=h.GUILD_A)
         messages.append(fake.message_object(payload))
     n_calls = len(fake.calls)
@@ -249,6 +249,7 @@ async def burst(bot: Any, fake: Any, *, checks: int = 1000, users: int = 250, ch
             "peak_over_before": round((max(rss or [rss_before]) - rss_before) / 2**20, 1),
             "after_over_before": round((rss_after - rss_before) / 2**20, 1),
         },
+        "live_views": len(bot._connection._view_store._views) + len(bot._connection._view_store._synced_message_views),
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}",
     }
 
@@ -259,7 +260,19 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             if args.gc_freeze:
                 gc.collect()
                 gc.freeze()  # what a long-running bot can do after start-up: older objects leave the GC's scans
-            result = await burst(bot, fake, checks=args.checks, users=args.users, chatter=args.chatter, seed=args.seed)
+            rounds = []
+            for r in range(args.rounds):
+                # The fake Discord keeps every call and message it saw: drop them, they are not the bot's memory.
+                fake.calls.clear()
+                fake.messages.clear()
+                fake.channel_of.clear()
+                fake.interaction_messages.clear()
+                fake._interaction_channels.clear()
+                # New members each round (the cooldown of the last round's members would answer most of them).
+                rounds.append(await burst(bot, fake, checks=args.checks, users=args.users, chatter=args.chatter,
+                                          seed=args.seed + r, user_base=r * 10_000))
+            result = rounds[0] if len(rounds) == 1 else {**rounds[-1], "rounds": [
+                {k: x[k] for k in ("seconds", "lag_ms", "longest_callback_cpu_ms", "rss_mb", "outcomes", "live_views")} for x in rounds]}
             result["gc_freeze"] = args.gc_freeze
             return result
 
@@ -270,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--users", type=int, default=250, help="distinct members sending them (cooldown: 5 per minute)")
     p.add_argument("--chatter", type=int, default=1000, help="messages in an auto-reply channel at the same time")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=1, help="bursts one after another in the same bot (memory growth)")
     p.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after start-up (see docs/reliability.md)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
