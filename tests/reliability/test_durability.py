@@ -161,8 +161,9 @@ def test_import_killed_at_random_points_is_all_or_nothing(tmp_path: Path) -> Non
         victim = tmp_path / f"kill{next(i for i, o in enumerate(outcomes) if o[1] == 'signal 9')}.db"
         assert servers[0].run(victim, None) == "exit 0"
         assert _verify(victim, CLAIMS) == "whole"
-        print(f"\ncrash test: {CLAIMS} claims, full import {duration:.2f}s, {len(killed)} of {KILLS} killed mid-way: "
-              f"{sum(o[2] == 'none' for o in outcomes)} none, {sum(o[2] == 'whole' for o in outcomes)} whole")
+        print(f"\ncrash test: {CLAIMS} claims, full import {duration:.2f}s; {len(killed)} of {KILLS} runs killed; "
+              f"afterwards {sum(o[2] == 'none' for o in outcomes)} held none of the import and "
+              f"{sum(o[2] == 'whole' for o in outcomes)} all of it (killed after the commit or finished)")
     finally:
         for s in servers:
             s.close()
