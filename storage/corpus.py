@@ -126,6 +126,18 @@ def passages(text: str, limit: int = PASSAGE_CHARS) -> list[str]:
     return out
 
 
+def _story_rows(docs: dict[tuple[str, int], list[Any]]) -> list[tuple[str, str, str, str, int]]:
+    """Rows of ``search_story``: (title, body lines, their stems, story id, guild) per story and server."""
+    from bot.text import content_terms
+
+    out = []
+    for (story_id, guild), (title, lines) in docs.items():
+        lines = [" ".join(x.split()) for x in lines]
+        terms = "\n".join(" ".join(content_terms(x)) for x in lines)
+        out.append((title, "\n".join(lines), terms, story_id, guild))
+    return out
+
+
 # Tables that make up one story as one server owns it, with the condition selecting its rows.
 _STORY_SCOPE: list[tuple[str, str]] = [
     ("stories", "id = :s AND guild_id = :g"),
@@ -293,8 +305,6 @@ class Corpus:
         """Rebuild the full-text rows of these stories: ``search`` (one row per title, summary, claim, article title
         and passage) and ``search_story`` (one row per story and contributing server: title, and the rest one per
         line, with their stems), and the ``search_rows`` map that finds them again by story (schema v2)."""
-        from bot.text import content_terms
-
         async def last_rowid(fts: str) -> int:
             rows = await self._fetch(f"SELECT rowid FROM {fts} ORDER BY rowid DESC LIMIT 1")  # noqa: S608
             return int(rows[0][0]) if rows else 0
@@ -342,11 +352,8 @@ class Corpus:
                     [(base + i, *row) for i, row in enumerate(rows, start=1)],
                 ))
                 await asyncio.sleep(0)
-            story_rows = []
-            for (story_id, guild), (title, lines) in docs.items():
-                lines = [" ".join(x.split()) for x in lines]
-                terms = "\n".join(" ".join(content_terms(x)) for x in lines)
-                story_rows.append((title, "\n".join(lines), terms, story_id, guild))
+            # Stemming is CPU work: a worker thread does it, so a large import never stalls the event loop.
+            story_rows = await asyncio.to_thread(_story_rows, docs)
             if pending is not None:
                 await pending
                 await self.conn.executemany(

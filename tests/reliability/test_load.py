@@ -58,9 +58,6 @@ async def test_burst_of_checks_and_chatter(tmp_path: Path) -> None:
     assert result["answered_memory"] <= 10_000
 
 
-@pytest.mark.xfail(strict=False, reason="storage/corpus.py Corpus._reindex computes the stems of every story row "
-                   "(bot.text.content_terms, schema v2) on the event loop: a 20,000-claim import blocked the loop "
-                   "~0.8 s in one callback; move that computation into asyncio.to_thread")
 async def test_a_large_import_leaves_the_event_loop_free(tmp_path: Path) -> None:
     corpus = await Corpus.open(tmp_path / "i.db")
     try:
