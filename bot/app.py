@@ -29,6 +29,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import RedactingFilter
 from bot.importers import ImportFileError
 from bot.render import inert
 from bot.service import MAX_CLAIM_CHARS, CheckInputError, Checker, validate_claim
@@ -406,30 +407,35 @@ def sync_commands(settings: Settings, db_path: str | Path, *, guild_id: int | No
     if not token:
         log.error("no DISCORD_TOKEN set")
         return 2
+    redact = RedactingFilter([token]).redact
+
+    def say(message: str) -> None:
+        # Discord's error bodies may echo what was sent: everything printed passes the same redaction as the logs.
+        print(redact(message), flush=True)
+
     bot = CrosscheckBot(settings, db_path)
     started = time.monotonic()
     try:
         synced = asyncio.run(_sync(bot, token, guild_id, clear))
     except discord.LoginFailure:
-        print("crosscheck: Discord rejected the token (DISCORD_TOKEN)", flush=True)
+        say("crosscheck: Discord rejected the token (DISCORD_TOKEN)")
         return 1
     except discord.Forbidden:
-        print(
+        say(
             f"crosscheck: Discord refused to sync to server {guild_id}: is the bot in that server, invited with the "
             "applications.commands scope?",
-            flush=True,
         )
         return 1
     except app_commands.CommandSyncFailure as exc:
-        print(f"crosscheck: Discord rejected the commands: {exc}", flush=True)
+        say(f"crosscheck: Discord rejected the commands: {exc}")
         return 1
     except discord.HTTPException as exc:
-        print(f"crosscheck: sync failed: {exc.status} {exc.text or ''}".rstrip(), flush=True)
+        say(f"crosscheck: sync failed: {exc.status} {exc.text or ''}".rstrip())
         return 1
     except (OSError, aiohttp.ClientError) as exc:
-        print(f"crosscheck: cannot reach Discord: {exc}", flush=True)
+        say(f"crosscheck: cannot reach Discord: {exc}")
         return 1
     where = f"server {guild_id} (visible now)" if guild_id else "all servers (may take up to an hour to appear)"
     verb = "removed the commands from" if clear else f"synced {len(synced)} command(s) to"
-    print(f"{verb} {where} in {time.monotonic() - started:.1f}s", flush=True)
+    say(f"{verb} {where} in {time.monotonic() - started:.1f}s")
     return 0

@@ -830,8 +830,11 @@ def extract_people(text: str) -> list[PersonMention]:
             name = f"{hon} {name}"
         out.append(PersonMention(start, end, text[start:end], _strip_possessive_str(name), hon))
         taken.append((start, end))
+    k = 0  # both loops run left to right over non-overlapping spans: one pointer keeps this linear
     for m in _PERSON_RE.finditer(text):
-        if any(s <= m.start() < e for s, e in taken):
+        while k < len(taken) and taken[k][1] <= m.start():
+            k += 1
+        if k < len(taken) and taken[k][0] <= m.start():
             continue
         words = m.group("name").split()
         if any(w.lower() in _NOT_NAME for w in words):

@@ -95,7 +95,9 @@ class Checker:
                             rating=outlet.rating.model_dump(mode="json", exclude_none=True) if outlet.rating else None,
                         )
                     )
-        return Report(query=result.query, matches=matches, links=links)
+        # Lone surrogates cannot be encoded: the report carries the query without them (JSON stays valid).
+        query = result.query.encode("utf-8", "ignore").decode("utf-8")
+        return Report(query=query, matches=matches, links=links)
 
     def _story_parts(self, story_id: str, guild_id: int | None):
         key = (story_id, int(guild_id or 0), self.reader.version())

@@ -186,8 +186,6 @@ def test_matcher_on_megabyte_paste_reads_only_the_limit(seeded_checker) -> None:
     assert result.truncated and len(result.query) == MAX_QUERY_CHARS
 
 
-@pytest.mark.xfail(strict=False, reason="bot/service.py + bot/matching.py: the report keeps the raw query; a lone "
-                   "surrogate makes Report.to_json() raise.  validate_claim (CLI, cogs) removes them first.")
 def test_report_json_with_raw_surrogate_query(seeded_checker) -> None:
     seeded_checker.check("Moscow inks defense pact with Kabul \ud800").to_json()
 
@@ -219,7 +217,7 @@ def _line_events(fn, arg: str) -> int:
 
 GROWTH_UNITS = ["Mr Smith ", "President John Smith, ", "www.", "#a", "a'", ". ", "May 31, 2026 ", "<@1>", "[x](",
                 "\u202ea", "said Hassan ", "“ ", "5 km ", "[1]"]
-QUADRATIC = {"extract.extract_people", "extract.extract_roles", "versions.extract_facts"}
+QUADRATIC: set[str] = set()  # extract_people was quadratic; fixed with a single forward pointer
 
 
 def _growth_params():

@@ -257,9 +257,6 @@ def test_run_against_an_api_that_echoes_the_token(tmp_path: Path, echoing_api: s
 
 def test_sync_against_an_api_that_echoes_the_token(tmp_path: Path, echoing_api: str, request) -> None:
     canary = CANARIES[1]
-    request.applymarker(pytest.mark.xfail(strict=False, reason=(
-        "bot/app.py sync_commands prints exc.text with print(), which bypasses the redacting log filter: an API "
-        "error body that repeats the token reaches stdout")))
     (tmp_path / ".env").write_text(f"DISCORD_TOKEN={canary}\n", encoding="utf-8")
     proc = crosscheck(["sync"], tmp_path, {"CROSSCHECK_DB": str(tmp_path / "x.db")}, api=echoing_api)
     assert proc.returncode == 1
