@@ -86,6 +86,17 @@ _POLARITY_MARK = {"positive": "＋", "negative": "−", "neutral": "·"}
 _STATUS_MARK = {"conflicting": "⚠️", "agreed": "✅", "unclear": "❔"}
 
 
+STRONGEST = "held by the most trustworthy sources"
+
+
+def _strongest(v: VersionOut):
+    """The position of a conflicting question that the best sources hold, if one clearly leads."""
+    if v.status != "conflicting" or len(v.positions) < 2:
+        return None
+    first, second = v.positions[0], v.positions[1]
+    return first if first.weight > second.weight + 0.05 else None
+
+
 def _outlet_names(report_match: Match) -> dict[str, str]:
     return {s.article: s.outlet for s in report_match.sources}
 
@@ -120,9 +131,11 @@ def render_text(report: Report, *, signals_per_source: int = 3, width: int = 100
             lines.append(f"   What the sources say ({len(conflicting)} disagreement{'s' if len(conflicting) != 1 else ''}):")
             for v in m.versions:
                 lines.append(f"   {_STATUS_MARK.get(v.status, '')} {v.question} [{v.status}]")
+                lead = _strongest(v)
                 for p in v.positions:
                     who = ", ".join(names.get(a, a) for a in p.articles) or "no source"
-                    lines.extend(w.fill(f"     – {p.statement} — {who}").split("\n"))
+                    mark = f" ★ {STRONGEST}" if p is lead else ""
+                    lines.extend(w.fill(f"     – {p.statement} — {who}{mark}").split("\n"))
                     for e in p.evidence[:1]:
                         lines.extend(w.fill(f"       {quote(e.quote)} ({names.get(e.article, e.article)})").split("\n"))
         if m.sources:
@@ -218,9 +231,11 @@ def embed_size(embed: dict[str, Any]) -> int:
 
 def _version_value(v: VersionOut, names: dict[str, str], limit: int = FIELD_VALUE_MAX) -> str:
     lines = []
+    lead = _strongest(v)
     for p in v.positions:
         who = ", ".join(inert(names.get(a, a)) for a in p.articles) or "no source"
-        lines.append(f"• **{inert(clip(p.statement, 200))}** — {who}")
+        mark = f" ★ _{STRONGEST}_" if p is lead else ""
+        lines.append(f"• **{inert(clip(p.statement, 200))}** — {who}{mark}")
         for e in p.evidence[:1]:
             lines.append(f"  > {inert(quote(e.quote, 150))}")
     return clip("\n".join(lines), limit)

@@ -91,8 +91,8 @@ def build_versions(
     """The story's curated questions as report versions, from ACCEPTED positions only.
 
     status: "conflicting" when two or more positions are each held by at least one non-background article,
-    "agreed" when exactly one is, "unclear" otherwise.  A position's weight is the sum of the trust (-1..+1,
-    missing = 0) of its articles.  Positions are ordered by weight (highest first), questions conflicting first,
+    "agreed" when exactly one is, "unclear" otherwise.  A position's weight is the sum of its articles' quality,
+    (trust + 1) / 2 with trust in -1..+1 (missing = 0): a weak source adds almost nothing and never subtracts.  Positions are ordered by weight (highest first), questions conflicting first,
     then agreed, then unclear; ties keep the curated order.
     """
     trust = trust or {}
@@ -110,7 +110,7 @@ def build_versions(
                     statement=p.statement,
                     articles=arts,
                     evidence=[EvidenceOut(article=e.article, quote=e.quote) for e in p.evidence],
-                    weight=round(sum(_trust(trust, a) for a in arts), 6),
+                    weight=round(sum((_trust(trust, a) + 1.0) / 2.0 for a in arts), 6),
                 )
             )
         positions.sort(key=lambda po: -po.weight)  # stable: equal weights keep the curated order

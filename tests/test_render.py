@@ -96,3 +96,12 @@ def test_compact_embed_for_auto_replies(seed_report: Report) -> None:
     assert check_embed_limits([e]) == []
     assert "⚠️" in e["description"] and "Less trustworthy" in e["description"]
     assert len(e["description"]) < 1500
+
+
+def test_strongest_sources_marked_on_conflicts(seed_report: Report) -> None:
+    text = render_text(seed_report, width=400)
+    line = next(x for x in text.splitlines() if "★" in x and "cooperation" in x.lower())
+    assert "Kabul Dispatch" in line and "Emirate Strategic Review" not in line
+    page = report_pages(seed_report)[0]
+    kind = next(f for f in page["fields"] if "military alliance" in f["name"])
+    assert kind["value"].index("★") < kind["value"].index("strategic alliance")

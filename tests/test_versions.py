@@ -325,16 +325,17 @@ def test_build_versions_orders_and_weighs(seeds: list[Article]) -> None:
         "By 29 May 2026 (a post dated 29 May shows the signing)",
         "By 1 May 2026 (a post dated 1 May says it was signed)",
     ]
-    assert [p.weight for p in when.positions] == [0.8, -0.2, -0.9]
+    assert [p.weight for p in when.positions] == [pytest.approx(0.9), pytest.approx(0.4), pytest.approx(0.05)]  # (trust+1)/2
     assert when.positions[0].evidence[0].quote.startswith("The agreement was signed on May 31, 2026")
     where = versions[1]
     assert [p.statement for p in where.positions] == ["At a ceremony in Moscow", "At a security forum in the Moscow region"]
     kind = versions[2]
     assert [(p.statement, p.weight) for p in kind.positions] == [
-        ("Cooperation and technical assistance, not a formal alliance", pytest.approx(0.8 - 0.2 - 0.9)),
-        ("A strategic alliance", -0.4),
+        # Three holders, one strong: their qualities add up; a weak source adds little and subtracts nothing.
+        ("Cooperation and technical assistance, not a formal alliance", pytest.approx(0.9 + 0.4 + 0.05)),
+        ("A strategic alliance", pytest.approx(0.3)),
     ]
-    assert versions[4].positions[0].weight == 0.8  # 001 before 004 (-0.7)
+    assert versions[4].positions[0].weight == pytest.approx(0.9)  # 001 before 004 (0.15)
 
 
 def test_build_versions_status_rules() -> None:
@@ -360,8 +361,9 @@ def test_build_versions_status_rules() -> None:
         ("Q2?", "agreed", ["A", "B"]),  # the suggested position is not in the report
         ("Q1?", "unclear", ["A", "B"]),
     ]
-    assert [p.weight for p in versions[0].positions] == [0.5, 0.0, 0.0]
-    assert build_versions(story, [bg, rep])[0].positions[0].weight == 0.0
+    # C has no articles; B's unknown article has no trust (0 -> quality 0.5); NaN counts as 0.
+    assert [p.weight for p in versions[0].positions] == [0.75, 0.5, 0.0]
+    assert build_versions(story, [bg, rep])[0].positions[0].weight == 0.5
 
 
 def test_curated_questions_get_no_duplicate_suggestions(seeds: list[Article]) -> None:
