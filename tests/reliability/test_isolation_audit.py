@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.matching import Matcher
-from bot.models import Article, Claim, CorpusFile, Evidence, Position, Question, RatingEntry, Story
+from bot.models import Article, Claim, CorpusFile, Entity, Evidence, Position, Question, RatingEntry, Story
 from storage.corpus import Actor, Corpus, CorpusError
 from tests.reliability.helpers import A, B, OWNER, audit_rows, small_file, table_dump
 
@@ -128,7 +128,10 @@ async def test_typo_corrections_do_not_reveal_another_servers_words(tmp_path: Pa
     c = await Corpus.open(path)
     try:
         await c.apply(small_file("g"), OWNER)
-        secret = small_file("a", text="Quarantellium Holdings will merge with the bus company.")
+        secret = CorpusFile(stories=[Story(id="a-secret", title="Confidential Quarantellium merger talks",
+                                           entities=[Entity(id="q", name="Quarantellium Holdings"),
+                                                     Entity(id="z", name="Zorblatt")], topic_terms=["merger"])],
+                            claims=[Claim(id="a-secret-c", story="a-secret", text="Quarantellium will merge with Zorblatt")])
         await c.apply(secret, A)
         hits = Matcher(c.reader).match("The council approved bus lanes quarantelium", B.guild_id, threshold=0).hits
         assert hits and not any("quarantellium" in w for h in hits for w in h.why)
