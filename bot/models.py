@@ -316,6 +316,25 @@ class Claim(Model):
         return v
 
 
+class AttachedQuestion(Question):
+    """A question a server adds to a story that is not in the same file (e.g. a global story)."""
+
+    story: Slug
+
+
+class AttachedPosition(Position):
+    """A position a server adds to a question that is not in the same file (e.g. a global question)."""
+
+    question: Slug
+
+
+class RatingRecord(Model):
+    """A server's rating of an outlet that is not in the same file (e.g. a global outlet)."""
+
+    outlet: Slug
+    rating: OutletRating
+
+
 class CorpusFile(Model):
     """The corpus's own JSON file format (docs/corpus-format.md)."""
 
@@ -325,6 +344,10 @@ class CorpusFile(Model):
     stories: list[Story] = Field(default_factory=list)
     articles: list[Article] = Field(default_factory=list)
     claims: list[Claim] = Field(default_factory=list)
+    #: A server's additions to records that are not in this file (global ones): optional, empty for most files.
+    questions: list[AttachedQuestion] = Field(default_factory=list)
+    positions: list[AttachedPosition] = Field(default_factory=list)
+    ratings: list[RatingRecord] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> CorpusFile:

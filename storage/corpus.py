@@ -32,7 +32,10 @@ from bot.models import (
     Position,
     Question,
     RatingEntry,
+    RatingRecord,
     Story,
+    AttachedPosition,
+    AttachedQuestion,
 )
 from storage.db import connect_async
 from storage.reader import GLOBAL, CorpusReader, gid, row_article, row_claim, row_position, row_story, row_entity
@@ -386,20 +389,23 @@ class Corpus:
         guild = actor.guild_id
         async with self._transaction():
             await self._check_ownership(file, guild)
+            attached = await self._attached_stories(file, guild)
             touched_stories = {s.id for s in file.stories} | {a.story for a in file.articles} | {
                 c.story for c in file.claims
-            }
+            } | set(attached)
             before: list[dict[str, Any]] = []
             if audit:
                 existing = set(await self._owners("stories", [s.id for s in file.stories]))
-                existing |= {a.story for a in file.articles} | {c.story for c in file.claims}
+                existing |= {a.story for a in file.articles} | {c.story for c in file.claims} | set(attached)
                 before += await self._snapshots((("story", s) for s in sorted(existing)), guild)
                 # Stories new in this file need no snapshot: an empty one means "did not exist" on undo.
                 before += [
                     {"kind": "story", "id": s, "guild": guild, "rows": {}}
                     for s in sorted(touched_stories - existing)
                 ]
-                before += await self._snapshots((("outlet", o.id) for o in file.outlets), guild)
+                before += await self._snapshots(
+                    (("outlet", o) for o in [o.id for o in file.outlets] + [r.outlet for r in file.ratings]), guild
+                )
             total = len(file.outlets) + len(file.stories) + len(file.articles) + len(file.claims)
             done = 0
 
@@ -418,12 +424,74 @@ class Corpus:
                 tick(len(chunk))
             await self._write_claims(file.claims, guild)
             tick(len(file.claims))
+            await self._write_attached(file, guild)
             await self._reindex(sorted(touched_stories))
             result = ApplyResult(len(file.outlets), len(file.stories), len(file.articles), len(file.claims))
             if audit:
                 target = next(iter(touched_stories)) if len(touched_stories) == 1 and not file.outlets else "*"
                 result.audit_id = await self._audit(actor, action, "corpus", target, before, result.describe())
         return result
+
+    async def _attached_stories(self, file: CorpusFile, guild: int) -> dict[str, int]:
+        """Story id -> owner for the file's attached questions and positions; refuses what the server cannot see.
+
+        Attached records (``questions``, ``positions``, ``ratings``) are a server's additions to records that are not
+        in the file, typically global ones: they are checked here, before anything is written."""
+        in_file = {s.id for s in file.stories}
+        out: dict[str, int] = {}
+        hidden = set()
+        if guild:
+            hidden = {r[0] for r in await self._fetch("SELECT story_id FROM hidden_stories WHERE guild_id = ?", (guild,))}
+        owners = await self._owners("stories", sorted({q.story for q in file.questions} - in_file))
+        for i, q in enumerate(file.questions):
+            owner = GLOBAL if q.story in in_file and not owners.get(q.story) else owners.get(q.story)
+            if q.story not in in_file and owner not in (GLOBAL, guild):
+                raise CorpusError(f"questions[{i}].story: unknown story {q.story!r}")
+            if q.story in hidden:
+                raise CorpusError(f"questions[{i}].story: story {q.story!r} is hidden on this server")
+            if q.story not in in_file:
+                out[q.story] = owner
+        file_questions = {q.id for s in file.stories for q in s.questions} | {q.id for q in file.questions}
+        for i, p in enumerate(file.positions):
+            if p.question in file_questions:
+                raise CorpusError(f"positions[{i}].question: put positions of {p.question!r} in that question instead")
+            rows = await self._fetch(
+                "SELECT q.story_id, s.guild_id FROM questions q JOIN stories s ON s.id = q.story_id "
+                "WHERE q.id = ? AND q.guild_id IN (?, ?)", (p.question, GLOBAL, guild))
+            if not rows or rows[0][1] not in (GLOBAL, guild) or rows[0][0] in hidden:
+                raise CorpusError(f"positions[{i}].question: unknown question {p.question!r}")
+            out[rows[0][0]] = rows[0][1]
+        article_ids = {a.id for a in file.articles}
+        for i, p in enumerate([*file.positions, *(p for q in file.questions for p in q.positions)]):
+            for ref in list(p.articles) + [e.article for e in p.evidence]:
+                if ref not in article_ids and not await self._visible_article(ref, guild):
+                    raise CorpusError(f"positions[{p.id}].articles: unknown article {ref!r}")
+        outlet_ids = {o.id for o in file.outlets}
+        owners = await self._owners("outlets", sorted({r.outlet for r in file.ratings} - outlet_ids))
+        for i, r in enumerate(file.ratings):
+            if r.outlet not in outlet_ids and owners.get(r.outlet) not in (GLOBAL, guild):
+                raise CorpusError(f"ratings[{i}].outlet: unknown outlet {r.outlet!r}")
+        return out
+
+    async def _write_attached(self, file: CorpusFile, guild: int) -> None:
+        for q in file.questions:
+            rows = await self._fetch("SELECT ord FROM questions WHERE id = ?", (q.id,))
+            ord_ = rows[0][0] if rows else (
+                await self._fetch("SELECT coalesce(max(ord) + 1, 0) FROM questions WHERE story_id = ?", (q.story,))
+            )[0][0]
+            await self._write_question(q.story, Question.model_validate(q.model_dump(exclude={"story"})), guild, ord_)
+        for p in file.positions:
+            rows = await self._fetch("SELECT ord FROM positions WHERE id = ?", (p.id,))
+            ord_ = rows[0][0] if rows else (
+                await self._fetch("SELECT coalesce(max(ord) + 1, 0) FROM positions WHERE question_id = ?", (p.question,))
+            )[0][0]
+            await self._write_position(p.question, Position.model_validate(p.model_dump(exclude={"question"})), guild, ord_)
+        for r in file.ratings:
+            await self.conn.execute(
+                "INSERT INTO outlet_ratings (outlet_id, guild_id, rating) VALUES (?, ?, ?) "
+                "ON CONFLICT(outlet_id, guild_id) DO UPDATE SET rating = excluded.rating",
+                (r.outlet, guild, r.rating.model_dump_json(exclude_none=True)),
+            )
 
     async def _check_ownership(self, file: CorpusFile, guild: int) -> None:
         def deny(kind: str, i: int, rec_id: str, owner: int) -> CorpusError:
@@ -906,7 +974,27 @@ class Corpus:
             rating_rows = await self._fetch("SELECT rating FROM outlet_ratings WHERE outlet_id = ? AND guild_id = ?", (r[0], g))
             rating = OutletRating.model_validate_json(rating_rows[0][0]) if rating_rows else None
             outlets.append(Outlet(id=r[0], name=r[1], type=r[2], domains=domains, rating=rating))
-        # Ratings this server set on outlets it does not own are exported as the outlet with only its rating.
+        # What this server added to records it does not own (global ones) goes in the attached lists.
+        ratings = [
+            RatingRecord(outlet=r[0], rating=OutletRating.model_validate_json(r[1]))
+            for r in await self._fetch(
+                "SELECT r.outlet_id, r.rating FROM outlet_ratings r JOIN outlets o ON o.id = r.outlet_id "
+                "WHERE r.guild_id = ? AND o.guild_id != ? ORDER BY r.outlet_id", (g, g))
+        ]
+        attached_questions = []
+        for q in await self._fetch(
+            "SELECT q.* FROM questions q JOIN stories s ON s.id = q.story_id WHERE q.guild_id = ? AND s.guild_id != ? "
+            "ORDER BY q.story_id, q.ord, q.rowid", (g, g)):
+            positions = [row_position(p) for p in await self._fetch(
+                "SELECT * FROM positions WHERE question_id = ? AND guild_id = ? ORDER BY ord, rowid", (q["id"], g))]
+            attached_questions.append(AttachedQuestion(id=q["id"], story=q["story_id"], text=q["text"], kind=q["kind"],
+                                                       positions=positions))
+        attached_positions = [
+            AttachedPosition(question=p["question_id"], **row_position(p).model_dump())
+            for p in await self._fetch(
+                "SELECT p.* FROM positions p JOIN questions q ON q.id = p.question_id WHERE p.guild_id = ? "
+                "AND q.guild_id != ? ORDER BY p.question_id, p.ord, p.rowid", (g, g))
+        ]
         stories = []
         for r in await self._fetch("SELECT * FROM stories WHERE guild_id = ? ORDER BY rowid", (g,)):
             entities = [row_entity(e) for e in await self._fetch("SELECT * FROM entities WHERE story_id = ? ORDER BY ord", (r["id"],))]
@@ -922,7 +1010,8 @@ class Corpus:
         for r in await self._fetch("SELECT * FROM claims WHERE guild_id = ? ORDER BY rowid", (g,)):
             arts = [a[0] for a in await self._fetch("SELECT article_id FROM claim_articles WHERE claim_id = ?", (r["id"],))]
             claims.append(row_claim(r, arts).model_copy(update={"guild_id": None}))
-        return CorpusFile(outlets=outlets, stories=stories, articles=articles, claims=claims)
+        return CorpusFile(outlets=outlets, stories=stories, articles=articles, claims=claims,
+                          questions=attached_questions, positions=attached_positions, ratings=ratings)
 
     # -- meta and seeding -----------------------------------------------------------------------------------------
 

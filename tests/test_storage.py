@@ -233,3 +233,51 @@ async def test_audit_snapshot_is_json(corpus: Corpus, db_path) -> None:
     before, after = conn.execute("SELECT before, after FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
     assert json.loads(before)[0]["kind"] in ("story", "outlet") and "summary" in json.loads(after)
     conn.close()
+
+
+async def test_server_additions_to_global_records_export_and_import_back(corpus: Corpus, tmp_path) -> None:
+    from bot.models import Evidence
+
+    q = Question(id="a-q", text="How many aircraft?", kind="number",
+                 positions=[Position(id="a-p1", statement="Not stated", articles=["001_3ef12a10435f65e9"],
+                                     evidence=[Evidence(article="001_3ef12a10435f65e9", quote="limited in scope")])])
+    await corpus.upsert_question(SEED_STORY, q, A)
+    await corpus.upsert_position("where-signed", Position(id="a-p2", statement="Unclear", articles=["003_364ba9286f04d5aa"]), A)
+    await corpus.rate_outlet("freedom-brief", "corrections_policy", RatingEntry(value="no", basis="none found"), A)
+    exported = await corpus.export(A.guild_id)
+    assert [x.id for x in exported.questions] == ["a-q"] and exported.questions[0].story == SEED_STORY
+    assert [(x.id, x.question) for x in exported.positions] == [("a-p2", "where-signed")]
+    assert [r.outlet for r in exported.ratings] == ["freedom-brief"]
+    assert exported.stories == [] and exported.outlets == []
+    # Into a fresh, seeded database as the same server: the server sees the same thing.
+    from bot.seeds import load_seed, seed_fingerprint
+
+    other = await Corpus.open(tmp_path / "other.db")
+    try:
+        await other.seed(load_seed(), seed_fingerprint())
+        file = CorpusFile.model_validate_json(exported.model_dump_json())
+        await other.apply(file, A)
+        assert other.reader.story(SEED_STORY, A.guild_id) == corpus.reader.story(SEED_STORY, A.guild_id)
+        assert other.reader.rating("freedom-brief", A.guild_id) == corpus.reader.rating("freedom-brief", A.guild_id)
+        # Another server imports the same file: its own copy, the first server's untouched and still private.
+        with pytest.raises(PermissionDenied):
+            await other.apply(file, B)
+        assert other.reader.story(SEED_STORY, B.guild_id) == other.reader.story(SEED_STORY, None)
+        assert await other.undo(A) is not None
+        assert other.reader.story(SEED_STORY, A.guild_id) == other.reader.story(SEED_STORY, None)
+    finally:
+        await other.close()
+
+
+async def test_attached_records_must_be_visible(corpus: Corpus, db_path) -> None:
+    before = table_dump(db_path)
+    bad = CorpusFile.model_validate({"questions": [{"id": "q", "story": "nope", "text": "?"}]})
+    with pytest.raises(CorpusError, match=r"questions\[0\]\.story: unknown story 'nope'"):
+        await corpus.apply(bad, A)
+    bad = CorpusFile.model_validate({"positions": [{"id": "p", "question": "nope", "statement": "s"}]})
+    with pytest.raises(CorpusError, match=r"positions\[0\]\.question: unknown question"):
+        await corpus.apply(bad, A)
+    bad = CorpusFile.model_validate({"ratings": [{"outlet": "nope", "rating": {}}]})
+    with pytest.raises(CorpusError, match=r"ratings\[0\]\.outlet: unknown outlet"):
+        await corpus.apply(bad, A)
+    assert table_dump(db_path) == before
