@@ -231,7 +231,9 @@ class CrosscheckBot(commands.Bot):
     corpus: Corpus
     checker: Checker
 
-    def __init__(self, settings: Settings, db_path: str | Path, *, extensions: tuple[str, ...] = EXTENSIONS):
+    def __init__(
+        self, settings: Settings, db_path: str | Path, *, extensions: tuple[str, ...] = EXTENSIONS, **options: Any
+    ):
         # Crosscheck has no voice features: no warnings about voice libraries at every start.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -241,6 +243,7 @@ class CrosscheckBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=CrosscheckTree,
             help_command=None,
+            **options,  # e.g. guild_ready_timeout for tests; anything discord.Client accepts
         )
         self.settings = settings
         self.db_path = Path(db_path)

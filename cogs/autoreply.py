@@ -158,7 +158,15 @@ class AutoReply(commands.Cog):
             await self.handle(after)
 
     async def handle(self, message: discord.Message) -> discord.Message | None:
-        """Check one message and reply on a strong match; returns the reply, if one was sent."""
+        """Check one message and reply on a strong match; returns the reply, if one was sent.
+
+        Dispatches ``autoreply_decision(message, reply_or_None)`` once the decision is made, so tests and operators'
+        extensions can observe "no reply" without waiting on timing."""
+        sent = await self._handle(message)
+        self.bot.dispatch("autoreply_decision", message, sent)
+        return sent
+
+    async def _handle(self, message: discord.Message) -> discord.Message | None:
         if not self.is_candidate(message):
             return None
         cfg = self.config_for(message)

@@ -381,6 +381,8 @@ class CorpusAdmin(commands.Cog):
     ) -> None:
         guild = int(interaction.guild_id or 0)
         await self._visible_story(story, guild)
+        # Reading an attachment, writing and computing suggestions can outlast Discord's 3-second window.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         fields: dict[str, Any] = {}
         if file is not None:
             check_attachment(file, limit=MAX_ARTICLE_FILE_BYTES, suffixes=(".txt", ".json"))
