@@ -13,6 +13,8 @@ Pipeline (all in one place so it can be measured, see benchmarks/):
 
 from __future__ import annotations
 
+import gc
+import json
 import marshal
 import math
 import os
@@ -29,7 +31,7 @@ from rapidfuzz.distance import Levenshtein
 from bot.report import Confidence
 from bot.text import STOP_WORDS, content_terms, normalize, split_hashtag, stem, words
 from bot.urls import canonicalize_url, find_urls, registered_domain, slug_words, strip_urls
-from storage.reader import Candidate, CorpusReader, StoryDoc, StoryMeta
+from storage.reader import CorpusReader, StoryDoc
 
 #: Longest text the matcher reads; the rest of a paste is ignored (the cogs tell the user).
 MAX_QUERY_CHARS = 4_000
@@ -113,6 +115,12 @@ TITLE_WEIGHT = 1.0
 #: A story without entities matches (score >= 50 possible) only if the message covers at least this share of the IDF
 #: weight of one of its claims (or its title), with two shared words or more.
 PLAIN_MIN_COVER = 0.5
+#: The most a story without entities scores when it fails that gate (99 x 0.5).
+PLAIN_GATED_MAX = 49.5
+#: At thresholds above PLAIN_GATED_MAX (auto-reply, /check), candidates must hold two of this many rarest terms.
+STRICT_TERMS = 8
+#: Most stories added as candidates because the message names their core entities.
+MAX_ENTITY_CANDIDATES = 20
 #: Article passages are searched for long pastes only (at least this many content words), with their rarest terms.
 PASSAGE_MIN_WORDS = 20
 PASSAGE_TERMS = 8
@@ -165,43 +173,138 @@ class _Story:
 
 
 #: Bumped whenever what _Index keeps changes, so that an older snapshot file is never read.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 3
+_FS, _RS, _US = "\x1f", "\x1e", "\x1d"  # field, record and unit separators of the packed index
+
+
+class _Stories:
+    """Story facets packed one string per story (cheap to build, load and keep), unpacked on use and cached."""
+
+    __slots__ = ("packed", "_cache")
+
+    def __init__(self, packed: dict[str, str]):
+        self.packed = packed
+        self._cache: dict[str, _Story] = {}
+
+    def get(self, story_id: str) -> _Story | None:
+        st = self._cache.get(story_id)
+        if st is None:
+            raw = self.packed.get(story_id)
+            if raw is None:
+                return None
+            guild, title, ents, topic = raw.split(_FS)
+            core, names = [], {}
+            for e in ents.split(_RS) if ents else ():
+                eid, is_core, name = e.split(_US)
+                names[eid] = name
+                if is_core == "1":
+                    core.append(eid)
+            st = _Story(story_id, int(guild), title, frozenset(core), names, frozenset(topic.split()))
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            self._cache[story_id] = st
+        return st
+
+    def __getitem__(self, story_id: str) -> _Story:
+        st = self.get(story_id)
+        if st is None:
+            raise KeyError(story_id)
+        return st
+
+    def __contains__(self, story_id: str) -> bool:
+        return story_id in self.packed
+
+    def __len__(self) -> int:
+        return len(self.packed)
 
 
 class _Index:
     """In-memory structures rebuilt when the corpus version changes: aliases, story facets, vocabulary.
 
-    Building them reads every story and the whole vocabulary, which takes seconds at 100k stories; so the result is
-    also kept in a snapshot file beside the database (``<db>.matcher-index``, marshal, written atomically) and the
-    next process that opens the same corpus state loads that instead.  The snapshot is keyed by the corpus version,
-    the number of index rows and the last audit id, so an edited or restored database is never read from a stale one.
+    Kept compact (a string per story and per alias, unpacked on use) so that 100k stories cost tens of MB, and kept
+    in a snapshot file beside the database (``<db>.matcher-index``, marshal, written atomically): the next process
+    that opens the same corpus state loads it instead of reading every story and the whole vocabulary again.  The
+    snapshot is keyed by the corpus version, the index's row count and last row id and the last audit id, so an
+    edited or restored database is never read from a stale one.
     """
 
     def __init__(self, reader: CorpusReader, *, snapshot: bool = True):
         self.version = reader.version()
-        self.stories: dict[str, _Story] = {}
-        # alias (tuple of normalised words) -> [(story id, entity id)]
-        self.aliases: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)
-        self.alias_words: set[str] = set()
-        self.max_alias_len = 1
-        self.df: dict[str, int] = {}
         self._alias_by_len: dict[tuple[str, int], list[str]] | None = None
         self._vocab_by_len: dict[tuple[str, int], list[str]] | None = None
+        self._owners: dict[str, list[tuple[str, str]]] = {}
         path = _snapshot_path(reader) if snapshot else None
         key = _snapshot_key(reader, self.version) if path else None
-        if not (path and self._load(path, key)):
-            for meta in reader.story_meta():
-                self._add_story(meta)
-            # Vocabulary of the story-level full-text index (Porter stems) with document frequencies.
-            self.df = dict(reader.story_vocabulary())
-            self.n_docs = max(1, reader.story_row_count())
-            if path:
-                self._save(path, key)
-        # first word of an alias -> the most words an alias starting with it has
+        gc_was = gc.isenabled()
+        gc.disable()  # millions of small objects: the cyclic collector would rescan them again and again
+        try:
+            if not (path and self._load(path, key)):
+                self._build(reader)
+                if path:
+                    self._save(path, key)
+        finally:
+            if gc_was:
+                gc.enable()
+        self.stories = _Stories(self._packed_stories)
+
+    def _build(self, reader: CorpusReader) -> None:
+        word_cache: dict[str, str] = {}
+
+        def key_of(text: str) -> str:
+            k = word_cache.get(text)
+            if k is None:
+                k = word_cache[text] = " ".join(words(text))
+            return k
+
+        ents: dict[str, list[str]] = defaultdict(list)
+        aliases: dict[str, list[str]] = defaultdict(list)
+        rows = list(reader.entity_rows())
+        n_core: dict[str, int] = defaultdict(int)
+        for story_id, _eid, _name, _aliases, core in rows:
+            n_core[story_id] += 1 if core else 0
+        for story_id, eid, name, alias_json, core in rows:
+            ents[story_id].append(f"{eid}{_US}{1 if core else 0}{_US}{name}")
+            # owner: story, entity, and the story's number of core entities (0 for a non-core entity)
+            owner = f"{story_id}{_US}{eid}{_US}{n_core[story_id] if core else 0}"
+            for alias in {name, *json.loads(alias_json)}:
+                k = key_of(alias)
+                if k:
+                    aliases[k].append(owner)
+        packed = {}
+        for story_id, guild, title, topic_json in reader.story_rows():
+            topic = {stem(w) for t in json.loads(topic_json) for w in words(t) if w not in STOP_WORDS}
+            packed[story_id] = _FS.join((str(guild), title.replace(_FS, " "), _RS.join(ents.get(story_id, ())),
+                                         " ".join(sorted(topic))))
+        self._packed_stories = packed
+        self.aliases = {k: _RS.join(dict.fromkeys(v)) for k, v in aliases.items()}
         self.alias_first: dict[str, int] = {}
+        self.alias_words: set[str] = set()
         for k in self.aliases:
-            if len(k) > self.alias_first.get(k[0], 0):
-                self.alias_first[k[0]] = len(k)
+            ws = k.split(" ")
+            self.alias_words.update(ws)
+            if len(ws) > self.alias_first.get(ws[0], 0):
+                self.alias_first[ws[0]] = len(ws)
+        # Vocabulary of the story-level full-text index (Porter stems) with document frequencies.
+        self.df: dict[str, int] = dict(reader.story_vocabulary())
+        self.n_docs = max(1, reader.story_row_count())
+
+    def owners(self, key: tuple[str, ...]) -> list[tuple[str, str, int]] | None:
+        """(story id, entity id, the story's number of core entities or 0 if this one is not core) of the entities
+        with this alias (a tuple of normalised words)."""
+        k = " ".join(key)
+        got = self._owners.get(k)
+        if got is None:
+            raw = self.aliases.get(k)
+            if raw is None:
+                return None
+            got = []
+            for x in raw.split(_RS):
+                sid, eid, n = x.split(_US)
+                got.append((sid, eid, int(n)))
+            if len(self._owners) > 100_000:
+                self._owners.clear()
+            self._owners[k] = got
+        return got
 
     @property
     def alias_by_len(self) -> dict[tuple[str, int], list[str]]:
@@ -224,14 +327,8 @@ class _Index:
         return self._vocab_by_len
 
     def _save(self, path: Path, key: tuple) -> None:
-        data = (
-            key,
-            [(st.id, st.guild_id, st.title, tuple(st.core), st.entity_names, tuple(st.topic)) for st in self.stories.values()],
-            {k: v for k, v in self.aliases.items()},
-            self.max_alias_len,
-            self.df,
-            self.n_docs,
-        )
+        data = (key, self._packed_stories, self.aliases, self.alias_first, frozenset(self.alias_words), self.df,
+                self.n_docs)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as fh:
@@ -242,39 +339,14 @@ class _Index:
 
     def _load(self, path: Path, key: tuple) -> bool:
         try:
-            with open(path, "rb") as fh:
-                data = marshal.load(fh)
+            data = marshal.loads(path.read_bytes())
         except (OSError, EOFError, ValueError, TypeError):
             return False
-        if not isinstance(data, tuple) or len(data) != 6 or data[0] != key:
+        if not isinstance(data, tuple) or len(data) != 7 or data[0] != key:
             return False
-        _key, stories, aliases, self.max_alias_len, self.df, self.n_docs = data
-        self.stories = {
-            sid: _Story(sid, guild, title, frozenset(core), names, frozenset(topic))
-            for sid, guild, title, core, names, topic in stories
-        }
-        self.aliases = defaultdict(list, aliases)
-        self.alias_words = {w for k in aliases for w in k}
+        _key, self._packed_stories, self.aliases, self.alias_first, alias_words, self.df, self.n_docs = data
+        self.alias_words = set(alias_words)
         return True
-
-    def _add_story(self, meta: StoryMeta) -> None:
-        core = frozenset(e.entity_id for e in meta.entities if e.core)
-        topic = set()
-        for t in meta.topic_terms:
-            for w in words(t):
-                if w not in STOP_WORDS:
-                    topic.add(stem(w))
-        self.stories[meta.id] = _Story(
-            meta.id, meta.guild_id, meta.title, core, {e.entity_id: e.name for e in meta.entities}, frozenset(topic)
-        )
-        for e in meta.entities:
-            for alias in {e.name, *e.aliases}:
-                key = tuple(words(alias))
-                if not key:
-                    continue
-                self.aliases[key].append((meta.id, e.entity_id))
-                self.alias_words.update(key)
-                self.max_alias_len = max(self.max_alias_len, len(key))
 
     # -- typo correction -----------------------------------------------------------------------------------------
 
@@ -335,6 +407,7 @@ class _Query:
     stems: list[str]  # content stems (typo-corrected)
     entities: dict[str, dict[str, str]]  # story id -> {entity id: alias as found}
     corrections: dict[str, str]
+    gated: list[str] = field(default_factory=list)  # stories naming enough of their core entities, most named first
 
 
 @dataclass(slots=True)
@@ -395,14 +468,16 @@ class Matcher:
         corrections: dict[str, str] = {}
         # Entities: longest alias first (left to right), exact, inflected (prefix + up to 3 letters) or one typo away.
         found: dict[str, dict[str, str]] = defaultdict(dict)
-        aliases, longest = idx.aliases, idx.alias_first
+        core_named: dict[str, set[str]] = defaultdict(set)
+        core_total: dict[str, int] = {}
+        owners_of, longest = idx.owners, idx.alias_first
         i = 0
         while i < len(ws):
             w = ws[i]
             owners, n = None, 1
             for n in range(min(longest.get(w, 0), len(ws) - i), 0, -1):
                 key = tuple(ws[i : i + n])
-                owners = aliases.get(key)
+                owners = owners_of(key)
                 if owners:
                     break
             else:
@@ -411,19 +486,22 @@ class Matcher:
                 fixed = None
                 if len(w) >= 6:
                     for cut in (1, 2, 3):
-                        if (w[:-cut],) in aliases and len(w) - cut >= 5:
+                        if w[:-cut] in idx.aliases and len(w) - cut >= 5:
                             fixed = w[:-cut]
                             break
                 # A word the corpus knows is not a misspelt name.
                 if fixed is None and stem(w) not in idx.df:
                     fixed = idx.correct_alias_word(w)
                 if fixed is not None:
-                    owners = aliases.get((fixed,))
+                    owners = owners_of((fixed,))
                     if owners:
                         corrections[w] = fixed
             if owners:
-                for story_id, entity_id in owners:
+                for story_id, entity_id, n_core in owners:
                     found[story_id].setdefault(entity_id, " ".join(key))
+                    if n_core:
+                        core_named[story_id].add(entity_id)
+                        core_total[story_id] = n_core
             i += n if owners else 1
         stems: list[str] = []
         content = [w for w in ws if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
@@ -441,7 +519,9 @@ class Matcher:
                     s = fixed
             stems.append(s)
         norm = " ".join(corrections.get(w, w) for w in ws if w not in STOP_WORDS)
-        return _Query(norm, ws, list(dict.fromkeys(stems)), dict(found), corrections)
+        # Stories that pass the entity gate: enough of their core entities named (see _judge).
+        named = sorted(((-len(c), sid) for sid, c in core_named.items() if len(c) >= min(core_total[sid], 2)))
+        return _Query(norm, ws, list(dict.fromkeys(stems)), dict(found), corrections, [sid for _n, sid in named])
 
     def _fts_terms(self, q: _Query, idx: _Index, limit: int = MAX_FTS_TERMS) -> list[str]:
         # Rare terms first; very common terms add cost and no discrimination.
@@ -454,6 +534,15 @@ class Matcher:
     @staticmethod
     def _expression(terms: list[str]) -> str:
         return " OR ".join(f'"{t}"' for t in terms)
+
+    @staticmethod
+    def _pairs_expression(terms: list[str]) -> str:
+        """Rows holding at least two of ``terms``: (a AND (b OR c ...)) OR (b AND (c OR ...)) ..."""
+        parts = []
+        for i, t in enumerate(terms[:-1]):
+            rest = " OR ".join(f'"{x}"' for x in terms[i + 1 :])
+            parts.append(f'("{t}" AND ({rest}))')
+        return " OR ".join(parts)
 
     # -- matching -------------------------------------------------------------------------------------------------
 
@@ -491,7 +580,7 @@ class Matcher:
         full = " ".join(x for x in (body, slug_text, extra_text) if x.strip())
         q = self._analyse(full, idx)
         if q.stems or q.entities:
-            for hit in self._score(q, idx, guild_id, visible):
+            for hit in self._score(q, idx, guild_id, visible, strict=threshold > PLAIN_GATED_MAX):
                 if hit.story_id not in hits and hit.score >= threshold:
                     hits[hit.story_id] = hit
         ranked = sorted(hits.values(), key=lambda h: (-h.score, h.story_id))[:top]
@@ -516,13 +605,18 @@ class Matcher:
             out.append(info)
         return out
 
-    def _candidates(self, q: _Query, idx: _Index, guild_id: int | None, visible) -> dict[str, _Cand]:
+    def _candidates(self, q: _Query, idx: _Index, guild_id: int | None, visible, strict: bool = False) -> dict[str, _Cand]:
         cands: dict[str, _Cand] = {}
         # Candidates from the story-level full-text index, with their text...
         terms = self._fts_terms(q, idx)
-        if terms:
-            for doc in self.reader.story_candidates(self._expression(terms), guild_id, self.candidates,
-                                                    (TITLE_WEIGHT, 1.0)):
+        if strict:
+            # Above PLAIN_GATED_MAX only stories that share two words or more can show (the plain gate; a story with
+            # entities is found by its names): ask the index for exactly those, which is far cheaper on chatter.
+            expr = self._pairs_expression(terms[:STRICT_TERMS]) if len(terms) >= 2 else ""
+        else:
+            expr = self._expression(terms)
+        if expr:
+            for doc in self.reader.story_candidates(expr, guild_id, self.candidates, (TITLE_WEIGHT, 1.0)):
                 if visible(doc.story_id):
                     cands.setdefault(doc.story_id, _Cand()).add(doc)
         # ...article passages for long pastes...
@@ -531,10 +625,13 @@ class Matcher:
                 if visible(c.story_id):
                     cands.setdefault(c.story_id, _Cand()).passages.append(c.text)
         # ...and stories whose core entities the text names.
-        entity_stories = [s for s in q.entities if visible(s) and idx.stories[s].core]
-        entity_stories.sort(key=lambda s: (-len(set(q.entities[s]) & idx.stories[s].core), s))
-        for s in entity_stories[:20]:
-            cands.setdefault(s, _Cand())
+        n = 0
+        for s in q.gated:
+            if visible(s):
+                cands.setdefault(s, _Cand())
+                n += 1
+                if n == MAX_ENTITY_CANDIDATES:
+                    break
         missing = [s for s, c in cands.items() if not c.title and not c.lines]
         for doc in self.reader.story_docs(missing, guild_id):
             doc.bm25 = 0.0
@@ -558,8 +655,8 @@ class Matcher:
         plain = {s: c for s, c in self._candidates(q, idx, guild_id, visible).items() if not idx.stories[s].core}
         return [(sid, feats) for sid, feats, _t, _s in self._plain_features(q, plain, idx)]
 
-    def _score(self, q: _Query, idx: _Index, guild_id: int | None, visible) -> list[Hit]:
-        cands = self._candidates(q, idx, guild_id, visible)
+    def _score(self, q: _Query, idx: _Index, guild_id: int | None, visible, strict: bool = False) -> list[Hit]:
+        cands = self._candidates(q, idx, guild_id, visible, strict)
         if not cands:
             return []
         qstems = set(q.stems)

@@ -203,16 +203,35 @@ class CorpusReader:
     def story_candidates(
         self, match: str, guild_id: int | None, limit: int = 30, weights: tuple[float, float] = (1.0, 1.0)
     ) -> list[StoryDoc]:
-        """Best stories by BM25 (story-level index) for an FTS5 MATCH expression, with their text, for this server."""
+        """Best stories by BM25 (story-level index) for an FTS5 MATCH expression, with their text, for this server.
+
+        Two steps: rank rowids in the full-text index alone (reading a matched row's server or text costs a lookup
+        per row, which at 100k stories is most of the time), then read the best rows and keep what the server sees;
+        asks again for more only if too few were visible.
+        """
         if not match:
             return []
         g = visible(guild_id)
-        rows = self.conn.execute(
-            "SELECT story_id, guild_id, title, body, terms, bm25(search_story, ?, ?, 0, 0, 0) AS score "
-            "FROM search_story WHERE search_story MATCH ? AND guild_id IN (?, ?) ORDER BY score LIMIT ?",
-            (weights[0], weights[1], match, g[0], g[1], limit),
-        ).fetchall()
-        return [StoryDoc(r[0], r[1], r[2], r[3], r[4], -float(r[5])) for r in rows]
+        fetch = limit
+        while True:
+            ranked = self.conn.execute(
+                "SELECT rowid, bm25(search_story, ?, ?, 0, 0, 0) AS score FROM search_story "
+                "WHERE search_story MATCH ? ORDER BY score LIMIT ?",
+                (weights[0], weights[1], match, fetch),
+            ).fetchall()
+            if not ranked:
+                return []
+            score = {r[0]: -float(r[1]) for r in ranked}
+            marks = ",".join("?" * len(ranked))
+            rows = self.conn.execute(
+                f"SELECT rowid, story_id, guild_id, title, body, terms FROM search_story WHERE rowid IN ({marks})",  # noqa: S608
+                list(score),
+            ).fetchall()
+            out = [StoryDoc(r[1], r[2], r[3], r[4], r[5], score[r[0]]) for r in rows if r[2] in g]
+            if len(out) >= limit or len(ranked) < fetch or fetch >= 64 * limit:
+                out.sort(key=lambda d: (-d.bm25, d.story_id))
+                return out[:limit]
+            fetch *= 4
 
     def story_docs(self, story_ids: Iterable[str], guild_id: int | None) -> list[StoryDoc]:
         """The story-level index rows of these stories that this server sees (bm25 0)."""
@@ -229,16 +248,25 @@ class CorpusReader:
         return [StoryDoc(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def passage_candidates(self, match: str, guild_id: int | None, limit: int = 20) -> list[Candidate]:
-        """Best article passages by BM25 for an FTS5 MATCH expression, for this server."""
+        """Best article passages by BM25 for an FTS5 MATCH expression, for this server (ranked first, then read)."""
         if not match:
             return []
         g = visible(guild_id)
-        rows = self.conn.execute(
-            "SELECT kind, ref_id, story_id, text, bm25(search) AS score FROM search "
-            "WHERE search MATCH ? AND guild_id IN (?, ?) AND kind = 'passage' ORDER BY score LIMIT ?",
-            (match, g[0], g[1], limit),
+        ranked = self.conn.execute(
+            "SELECT rowid, bm25(search) AS score FROM search WHERE search MATCH ? ORDER BY score LIMIT ?",
+            (match, 3 * limit),
         ).fetchall()
-        return [Candidate(r[0], r[1], r[2], r[3], -float(r[4])) for r in rows]
+        if not ranked:
+            return []
+        score = {r[0]: -float(r[1]) for r in ranked}
+        marks = ",".join("?" * len(ranked))
+        rows = self.conn.execute(
+            f"SELECT rowid, kind, ref_id, story_id, text, guild_id FROM search WHERE rowid IN ({marks})",  # noqa: S608
+            list(score),
+        ).fetchall()
+        out = [Candidate(r[1], r[2], r[3], r[4], score[r[0]]) for r in rows if r[1] == "passage" and r[5] in g]
+        out.sort(key=lambda c: -c.bm25)
+        return out[:limit]
 
     def story_vocabulary(self) -> Iterator[tuple[str, int]]:
         """(term, number of story rows holding it) of the story-level index."""
@@ -297,6 +325,14 @@ class CorpusReader:
             entities.setdefault(r[0], []).append(EntityRow(r[0], r[1], r[2], json.loads(r[3]), bool(r[4])))
         for r in self.conn.execute("SELECT id, guild_id, title, topic_terms FROM stories"):
             yield StoryMeta(r[0], r[1], r[2], json.loads(r[3]), entities.get(r[0], []))
+
+    def story_rows(self) -> Iterator[tuple[str, int, str, str]]:
+        """(id, guild id, title, topic terms JSON) of every story (all servers'; the matcher filters)."""
+        yield from self.conn.execute("SELECT id, guild_id, title, topic_terms FROM stories")
+
+    def entity_rows(self) -> Iterator[tuple[str, str, str, str, int]]:
+        """(story id, entity id, name, aliases JSON, core) of every entity, in each story's order."""
+        yield from self.conn.execute("SELECT story_id, id, name, aliases, core FROM entities ORDER BY story_id, ord")
 
     def vocabulary(self, min_df: int = 1) -> Iterator[tuple[str, int]]:
         """(term, document frequency) of the full-text index, for typo correction and term weighting."""
