@@ -142,6 +142,11 @@ class Hit:
     matched_text: str
     why: list[str] = field(default_factory=list)
     article_id: str | None = None  # set on an exact link hit
+    rank: float = -1.0  # the unrounded score the ranking uses (-1: the score)
+
+    @property
+    def sort_key(self) -> float:
+        return self.rank if self.rank >= 0 else self.score
 
 
 @dataclass(slots=True)
@@ -583,7 +588,7 @@ class Matcher:
             for hit in self._score(q, idx, guild_id, visible, strict=threshold > PLAIN_GATED_MAX):
                 if hit.story_id not in hits and hit.score >= threshold:
                     hits[hit.story_id] = hit
-        ranked = sorted(hits.values(), key=lambda h: (-h.score, h.story_id))[:top]
+        ranked = sorted(hits.values(), key=lambda h: (-h.sort_key, h.story_id))[:top]
         return MatchResult(text, ranked, links, truncated)
 
     def _links(self, text: str, guild_id: int | None) -> list[LinkInfo]:
@@ -661,7 +666,7 @@ class Matcher:
             return []
         qstems = set(q.stems)
         plain: dict[str, _Cand] = {}
-        hits: list[Hit] = []
+        judged: dict[str, Hit] = {}
         max_bm25 = max((c.bm25 for c in cands.values()), default=0.0) or 1.0
         for story_id, cand in cands.items():
             st = idx.stories[story_id]
@@ -671,7 +676,7 @@ class Matcher:
             # Gate first: a story with core entities needs enough of them named; the rest is not worth scoring.
             if len(set(q.entities.get(story_id, {})) & st.core) < min(len(st.core), 2):
                 continue
-            best_text, lexical, strict = "", 0.0, 0.0
+            best_text, lexical, close = "", 0.0, 0.0
             for kind, t in cand.rows():
                 if not t:
                     continue
@@ -681,12 +686,26 @@ class Matcher:
                     r *= 0.85
                 if r > lexical:
                     lexical, best_text = r, t
-                    strict = fuzz.token_sort_ratio(q.text, tn, processor=None)
-            hit = self._judge(q, st, qstems, lexical, strict, cand.bm25 / max_bm25, best_text)
+                    close = fuzz.token_sort_ratio(q.text, tn, processor=None)
+            hit = self._judge(q, st, qstems, lexical, close, cand.bm25 / max_bm25, best_text)
             if hit:
-                hits.append(hit)
-        if plain:
-            hits.extend(self._score_plain(q, plain, idx))
+                judged[story_id] = hit
+        if not plain and not judged:
+            return []
+        # The lexical model ranks every story that can still match: plain ones by it alone; a story that passed the
+        # entity gate keeps the better of its entity score and the model's, so a close paraphrase of it outranks a
+        # story that only shares its names.
+        pool = {**plain, **{s: cands[s] for s in judged}}
+        hits = list(judged.values())
+        for story_id, raw, feats, best_text, shared in self._model_scores(q, pool, idx):
+            if story_id in judged:
+                hit = judged[story_id]
+                if raw > hit.score:
+                    hit.rank = raw
+                    hit.score = round(min(99.0, raw), 1)
+                    hit.confidence = confidence_for(hit.score)
+                continue
+            hits.append(self._plain_hit(q, story_id, raw, feats, best_text, shared))
         return hits
 
     def _plain_features(
@@ -734,26 +753,32 @@ class Matcher:
             out.append((story_id, feats, best_text, sorted(shared, key=idf, reverse=True)))
         return out
 
-    def _score_plain(self, q: _Query, plain: dict[str, _Cand], idx: _Index) -> list[Hit]:
-        hits = []
-        for story_id, feats, best_text, shared in self._plain_features(q, plain, idx):
+    def _model_scores(self, q: _Query, pool: dict[str, _Cand], idx: _Index):
+        """(story id, model score 0..100 unrounded, features, closest text, shared stems) for ``pool``."""
+        for story_id, feats, best_text, shared in self._plain_features(q, pool, idx):
             z = sum(w * (f - m) / s for w, f, m, s in zip(PLAIN_WEIGHTS, feats, PLAIN_MEAN, PLAIN_SCALE))
-            score = min(99.0, 100 / (1 + math.exp(-(PLAIN_CAL_A * z + PLAIN_CAL_B))))
-            cover = max(feats[PLAIN_FEATURES.index("cov_claim")], feats[PLAIN_FEATURES.index("cov_title")])
-            why = []
-            if cover < PLAIN_MIN_COVER or len(shared) < 2:
-                # The gate: without half of one claim's (or the title's) weight, in two words or more, it is
-                # related at best.  The ranking stays; the score falls under any threshold.
-                score *= 0.5
-            elif best_text:
-                why.append(f"close to: “{best_text[:120]}”")
-            if shared:
-                why.append("shares: " + ", ".join(shared[:6]))
-            if q.corrections:
-                why.append("read " + ", ".join(f"{a}→{b}" for a, b in list(q.corrections.items())[:4]))
-            score = round(score, 1)
-            hits.append(Hit(story_id, score, confidence_for(score), best_text[:300], why))
-        return hits
+            yield story_id, 100 / (1 + math.exp(-(PLAIN_CAL_A * z + PLAIN_CAL_B))), feats, best_text, shared
+
+    def _plain_hit(self, q: _Query, story_id: str, raw: float, feats: list[float], best_text: str,
+                   shared: list[str]) -> Hit:
+        cover = max(feats[PLAIN_FEATURES.index("cov_claim")], feats[PLAIN_FEATURES.index("cov_title")])
+        why = []
+        gated = cover < PLAIN_MIN_COVER or len(shared) < 2
+        if gated:
+            # The gate: without half of one claim's (or the title's) weight, in two words or more, it is related at
+            # best.  The ranking among such stories stays; the score falls under any threshold.
+            raw *= 0.5
+        elif best_text:
+            why.append(f"close to: “{best_text[:120]}”")
+        if shared:
+            why.append("shares: " + ", ".join(shared[:6]))
+        if q.corrections:
+            why.append("read " + ", ".join(f"{a}→{b}" for a, b in list(q.corrections.items())[:4]))
+        score = round(min(PLAIN_GATED_MAX if gated else 99.0, raw), 1)
+        return Hit(story_id, score, confidence_for(score), best_text[:300], why, rank=raw)
+
+    def _score_plain(self, q: _Query, plain: dict[str, _Cand], idx: _Index) -> list[Hit]:
+        return [self._plain_hit(q, *row) for row in self._model_scores(q, plain, idx)]
 
     def _judge(
         self, q: _Query, st: _Story, qstems: set[str], lexical: float, strict: float, bm25: float, best_text: str
