@@ -119,6 +119,9 @@ PLAIN_MIN_COVER = 0.5
 PLAIN_GATED_MAX = 49.5
 #: At thresholds above PLAIN_GATED_MAX (auto-reply, /check), candidates must hold two of this many rarest terms.
 STRICT_TERMS = 8
+#: ... and only terms in at most this share of stories (or this many, in a small corpus) count as distinctive there.
+STRICT_MAX_DF_SHARE = 0.01
+STRICT_MIN_DF = 20
 #: Most stories added as candidates because the message names their core entities.
 MAX_ENTITY_CANDIDATES = 20
 #: Article passages are searched for long pastes only (at least this many content words), with their rarest terms.
@@ -311,6 +314,10 @@ class _Index:
             self._owners[k] = got
         return got
 
+    def warm(self) -> None:
+        self.alias_by_len  # noqa: B018
+        self.vocab_by_len  # noqa: B018
+
     @property
     def alias_by_len(self) -> dict[tuple[str, int], list[str]]:
         if self._alias_by_len is None:
@@ -464,6 +471,8 @@ class Matcher:
                 idx = self._index
                 if idx is None or idx.version != self.reader.version():
                     idx = self._index = _Index(self.reader)
+                    # The typo-correction buckets are needed by few checks: built off the first check's path.
+                    threading.Thread(target=idx.warm, name="matcher-index-warm", daemon=True).start()
         return idx
 
     # -- query analysis -------------------------------------------------------------------------------------------
@@ -615,9 +624,12 @@ class Matcher:
         # Candidates from the story-level full-text index, with their text...
         terms = self._fts_terms(q, idx)
         if strict:
-            # Above PLAIN_GATED_MAX only stories that share two words or more can show (the plain gate; a story with
-            # entities is found by its names): ask the index for exactly those, which is far cheaper on chatter.
-            expr = self._pairs_expression(terms[:STRICT_TERMS]) if len(terms) >= 2 else ""
+            # Above PLAIN_GATED_MAX only a story that shares two words or more can show (the plain gate; a story with
+            # entities is found by its names), and generic overlap is never enough: ask the index for stories that
+            # hold two of the message's distinctive terms.  Chatter made of everyday words asks nothing at all.
+            cap = max(STRICT_MAX_DF_SHARE * idx.n_docs, STRICT_MIN_DF)
+            rare = [t for t in terms if idx.df[t] <= cap][:STRICT_TERMS]
+            expr = self._pairs_expression(rare) if len(rare) >= 2 else ""
         else:
             expr = self._expression(terms)
         if expr:
