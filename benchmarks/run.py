@@ -149,7 +149,9 @@ def prepare(n: int, n_queries: int, log=print) -> Path:
 
 
 def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process: VmHWM (getrusage's maxrss would include the parent's, kept across fork/exec)."""
+    hwm = _status_mib().get("VmHWM")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _pct(xs: list[float], p: float) -> float:
