@@ -67,7 +67,10 @@ Kind = Literal["story", "article", "claim", "question", "position", "outlet"]
 
 
 def actor(interaction: discord.Interaction) -> Actor:
-    return Actor(guild_id=int(interaction.guild_id or 0), user_id=interaction.user.id, name=str(interaction.user))
+    """The server's moderator as the author of a change.  Never the global owner: outside a server there is none."""
+    if not interaction.guild_id:
+        raise app_commands.NoPrivateMessage()
+    return Actor(guild_id=int(interaction.guild_id), user_id=interaction.user.id, name=str(interaction.user))
 
 
 def build(model: type[BaseModel], **fields: Any) -> Any:
