@@ -477,7 +477,11 @@ class Matcher:
 
     # -- query analysis -------------------------------------------------------------------------------------------
 
-    def _analyse(self, text: str, idx: _Index) -> _Query:
+    def _analyse(
+        self, text: str, idx: _Index, visible=None, term_visible=None
+    ) -> _Query:
+        """``visible(story_id)`` and ``term_visible(term)`` keep typo corrections to what the server may see: a
+        correction towards another server's private word would show that word in ``why`` and steer the query."""
         ws = words(text)[:MAX_QUERY_WORDS]
         corrections: dict[str, str] = {}
         # Entities: longest alias first (left to right), exact, inflected (prefix + up to 3 letters) or one typo away.
@@ -508,6 +512,8 @@ class Matcher:
                     fixed = idx.correct_alias_word(w)
                 if fixed is not None:
                     owners = owners_of((fixed,))
+                    if owners and visible is not None:
+                        owners = [o for o in owners if visible(o[0])]
                     if owners:
                         corrections[w] = fixed
             if owners:
@@ -528,6 +534,8 @@ class Matcher:
             s = stem(w)
             if correct and s not in idx.df:
                 fixed = idx.correct_term(s)
+                if fixed and term_visible is not None and not term_visible(fixed):
+                    fixed = None
                 if fixed:
                     corrections[w] = fixed
                     s = fixed
@@ -592,7 +600,7 @@ class Matcher:
         extra_text = prepare_text(extra_text)
         slug_text = " ".join(slug_words(link.url) for link in links if not link.story_id)
         full = " ".join(x for x in (body, slug_text, extra_text) if x.strip())
-        q = self._analyse(full, idx)
+        q = self._analyse(full, idx, visible, lambda term: self.reader.term_visible(term, guild_id))
         if q.stems or q.entities:
             for hit in self._score(q, idx, guild_id, visible, strict=threshold > PLAIN_GATED_MAX):
                 if hit.story_id not in hits and hit.score >= threshold:

@@ -313,6 +313,18 @@ class CorpusReader:
             out[r[0]].append((r[1], r[2]))
         return out
 
+    def term_visible(self, term: str, guild_id: int | None) -> bool:
+        """Whether an index term (a Porter stem) occurs in text this server may see (global or its own).
+
+        Used to keep typo corrections from revealing another server's words; rare terms match few rows."""
+        if not term.isalnum():
+            return False
+        g = visible(guild_id)
+        row = self.conn.execute(
+            "SELECT 1 FROM search WHERE search MATCH ? AND guild_id IN (?, ?) LIMIT 1", (f'"{term}"', *g)
+        ).fetchone()
+        return row is not None
+
     def hidden_stories(self, guild_id: int | None) -> set[str]:
         if not guild_id:
             return set()

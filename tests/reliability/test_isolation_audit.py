@@ -121,8 +121,6 @@ async def test_guessed_ids_reveal_nothing_to_another_server(tmp_path: Path) -> N
         await c.close()
 
 
-@pytest.mark.xfail(strict=False, reason="bot/matching.py: typo correction uses every server's vocabulary and aliases, "
-                   "so another server's private words show in `why` ('read x→y') and steer the query")
 async def test_typo_corrections_do_not_reveal_another_servers_words(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     c = await Corpus.open(path)
