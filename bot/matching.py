@@ -500,15 +500,15 @@ class Matcher:
                     break
             else:
                 n, key = 1, (w,)
-            if not owners and len(w) >= 4 and w not in STOP_WORDS:
+            # A word the corpus knows is neither a misspelt nor an inflected name ("fenjador" is not "fenja").
+            if not owners and len(w) >= 4 and w not in STOP_WORDS and stem(w) not in idx.df:
                 fixed = None
                 if len(w) >= 6:
                     for cut in (1, 2, 3):
                         if w[:-cut] in idx.aliases and len(w) - cut >= 5:
                             fixed = w[:-cut]
                             break
-                # A word the corpus knows is not a misspelt name.
-                if fixed is None and stem(w) not in idx.df:
+                if fixed is None:
                     fixed = idx.correct_alias_word(w)
                 if fixed is not None:
                     owners = owners_of((fixed,))

@@ -1,0 +1,71 @@
+"""Markdown tables from a saved benchmarks/run.py report (for docs/performance.md).
+
+    .venv/bin/python -m benchmarks.report benchmarks/out/run-1000-10000-100000.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+KINDS = ("short", "long", "link")
+
+
+def _f(x, fmt: str = ".2f") -> str:
+    return "–" if x is None or x != x else format(x, fmt)
+
+
+def render(report: dict) -> str:
+    m = report["machine"]
+    out = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}; Python {m['python']}, "
+           f"SQLite {m['sqlite']}.  Command: `{report['command']}`.", ""]
+    out += ["| stories | claims | articles | DB MiB | import articles/s (apply / incl. validation) | start-up ms "
+            "(snapshot / first after import) | /check p50 / p99 ms: short | long | link | chatter msg/s (false hits) "
+            "| peak RSS MiB (private / mapped DB at exit) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for sc in report["scales"]:
+        cc = sc["systems"].get("crosscheck", {})
+        if "product" not in cc:
+            continue
+        p = cc["product"]
+        mem = cc.get("mem", {})
+        first = cc.get("first_startup_s")
+        out.append(
+            f"| {sc['stories']:,} | {sc['claims']:,} | {sc['articles']:,} | {sc['db_mib']:,.0f} | "
+            f"{sc['import_articles_per_s']:,.0f} / {sc['import_incl_validation_per_s']:,.0f} | "
+            f"{cc['startup_s'] * 1000:,.0f} / {(first or float('nan')) * 1000:,.0f} | "
+            + " | ".join(f"{p[k]['p50_ms']:.2f} / {p[k]['p99_ms']:.2f}" for k in KINDS)
+            + f" | {cc['chatter_per_s']:,.0f} ({cc['chatter_false_hits']}/{cc['chatter_n']}) | "
+            f"{cc['rss_mib']:,.0f} ({mem.get('RssAnon', float('nan')):,.0f} / {mem.get('RssFile', float('nan')):,.0f}) |"
+        )
+    out.append("")
+    out.append("Side by side, ranking mode (top 5, no threshold; peers index every claim): p50 / p99 ms, ratio = "
+               "peer p50 / Crosscheck p50, P@1 against the story the query was made from, top-1 and top-5 agreement "
+               "with Crosscheck, n = queries answered (slow peers stop after 60 s per kind).")
+    for sc in report["scales"]:
+        out += ["", f"**{sc['stories']:,} stories, {sc['claims']:,} claims**", "",
+                "| system | kind | n | p50 ms | p99 ms | × Crosscheck | P@1 | top-1 agr. | top-5 agr. | peak RSS MiB | index build s |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        cc = sc["systems"].get("crosscheck", {})
+        for name, s in sc["systems"].items():
+            if "error" in s:
+                out.append(f"| {name} | error | | | | | | | | | |")
+                continue
+            for k in KINDS:
+                r = s[k]
+                ratio = r["p50_ms"] / cc[k]["p50_ms"] if k in cc and cc[k]["p50_ms"] else float("nan")
+                out.append(f"| {name} | {k} | {r['n']} | {_f(r['p50_ms'])} | {_f(r['p99_ms'])} | {_f(ratio, '.1f')} | "
+                           f"{_f(r['p_at_1'])} | {_f(r.get('agree_top1'))} | {_f(r.get('agree_top5'))} | "
+                           f"{s['rss_mib']:,.0f} | {_f(s.get('build_s'), '.1f')} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    print(render(json.loads(Path(args[0]).read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
