@@ -661,6 +661,29 @@ class CorpusAdmin(commands.Cog):
         await self.bot.corpus.upsert_position(q.id, updated, actor(interaction))
         await reply(interaction, f"Changed the position {code(updated.id)}: “{plain(updated.statement)}”.")
 
+    @corpus.command(name="position-merge", description="Fold one position into another of the same question")
+    @app_commands.describe(
+        story="The story", question="The question", position="The position to keep",
+        merge="The position to fold into it (its articles and evidence move over; it is removed)",
+    )
+    @moderator_only()
+    async def position_merge(
+        self, interaction: discord.Interaction, story: str, question: str, position: str, merge: str
+    ) -> None:
+        guild = int(interaction.guild_id or 0)
+        st = await self._visible_story(story, guild)
+        q = next((q for q in st.questions if q.id == question), None)
+        ids = {p.id for p in q.positions} if q else set()
+        for pid in (position, merge):
+            if pid not in ids:
+                raise UserError(f"Unknown position {code(pid)} under {code(question)}.")
+        merged = await self.bot.corpus.merge_positions(position, merge, actor(interaction))
+        await reply(
+            interaction,
+            f"Merged {code(merge)} into {code(merged.id)}: “{plain(merged.statement)}” now cites "
+            f"{len(merged.articles)} article(s). Undo with `/corpus undo`.",
+        )
+
     # -- ratings --------------------------------------------------------------------------------------------------
 
     @corpus.command(name="rate", description="Rate an outlet on one field, with the basis and evidence for it")
@@ -826,6 +849,7 @@ class CorpusAdmin(commands.Cog):
     @question_edit.autocomplete("story")
     @position_add.autocomplete("story")
     @position_edit.autocomplete("story")
+    @position_merge.autocomplete("story")
     @hide.autocomplete("story")
     async def ac_story(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         if not await quiet_is_moderator(interaction):
@@ -846,6 +870,7 @@ class CorpusAdmin(commands.Cog):
     @question_edit.autocomplete("question")
     @position_add.autocomplete("question")
     @position_edit.autocomplete("question")
+    @position_merge.autocomplete("question")
     async def ac_question(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         if not await quiet_is_moderator(interaction):
             return []
@@ -863,6 +888,8 @@ class CorpusAdmin(commands.Cog):
         ][:25]
 
     @position_edit.autocomplete("position")
+    @position_merge.autocomplete("position")
+    @position_merge.autocomplete("merge")
     async def ac_position(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         if not await quiet_is_moderator(interaction):
             return []

@@ -779,6 +779,35 @@ class Corpus:
             await self._write_position(question_id, position, guild, ord_)
             return await self._audit(actor, "position", "position", position.id, before, f"position {position.id} on {question_id}")
 
+    async def merge_positions(self, keep_id: str, merge_id: str, actor: Actor) -> Position:
+        """Fold position ``merge_id`` into ``keep_id`` (same question, both the actor's server's): the kept one gains
+        the other's articles and evidence, the other is removed.  One audited, undoable change."""
+        guild = actor.guild_id
+        if keep_id == merge_id:
+            raise CorpusError("merge: choose two different positions")
+        async with self._transaction():
+            rows = {r["id"]: r for r in await self._fetch(
+                "SELECT p.*, q.story_id FROM positions p JOIN questions q ON q.id = p.question_id WHERE p.id IN (?, ?)",
+                (keep_id, merge_id))}
+            for pid in (keep_id, merge_id):
+                if pid not in rows or rows[pid]["guild_id"] not in (GLOBAL, guild):
+                    raise CorpusError(f"unknown position {pid!r}")  # another server's: not even its existence
+                if rows[pid]["guild_id"] != guild:
+                    raise PermissionDenied(f"position {pid!r} is part of the global corpus")
+            keep, other = rows[keep_id], rows[merge_id]
+            if keep["question_id"] != other["question_id"]:
+                raise CorpusError("merge: the two positions answer different questions")
+            before = await self._snapshots([("story", keep["story_id"])], guild)
+            a, b = row_position(keep), row_position(other)
+            merged = a.model_copy(update={
+                "articles": list(dict.fromkeys([*a.articles, *b.articles])),
+                "evidence": list({(e.article, e.quote): e for e in [*a.evidence, *b.evidence]}.values()),
+            })
+            await self._write_position(keep["question_id"], merged, guild, keep["ord"])
+            await self.conn.execute("DELETE FROM positions WHERE id = ?", (merge_id,))
+            await self._audit(actor, "merge", "position", keep_id, before, f"merged {merge_id} into {keep_id}")
+        return merged
+
     async def rate_outlet(self, outlet_id: str, field: str, entry: RatingEntry | None, actor: Actor) -> OutletRating:
         """Set (or clear, with None) one rating field or flag ("flag:satire") of an outlet for the actor's server."""
         guild = actor.guild_id

@@ -281,3 +281,25 @@ async def test_attached_records_must_be_visible(corpus: Corpus, db_path) -> None
     with pytest.raises(CorpusError, match=r"ratings\[0\]\.outlet: unknown outlet"):
         await corpus.apply(bad, A)
     assert table_dump(db_path) == before
+
+
+async def test_merge_positions_is_one_undoable_change(corpus: Corpus, db_path) -> None:
+    from bot.models import Evidence
+
+    await corpus.apply(small_file(), A)
+    q = Question(id="a-q", text="When?", kind="date", positions=[
+        Position(id="p1", statement="Monday", articles=["s-a1"], evidence=[Evidence(article="s-a1", quote="on Monday")]),
+        Position(id="p2", statement="On Monday", articles=["001_3ef12a10435f65e9"],
+                 evidence=[Evidence(article="001_3ef12a10435f65e9", quote="signed on May 31")])])
+    await corpus.upsert_question("s-story", q, A)
+    before = table_dump(db_path)
+    with pytest.raises(CorpusError, match="unknown position"):
+        await corpus.merge_positions("p1", "p2", B)
+    with pytest.raises(PermissionDenied):
+        await corpus.merge_positions("when-2026-05-31", "p1", A)
+    merged = await corpus.merge_positions("p1", "p2", A)
+    assert merged.articles == ["s-a1", "001_3ef12a10435f65e9"] and len(merged.evidence) == 2
+    story_q = next(x for x in corpus.reader.story("s-story", A.guild_id).questions if x.id == "a-q")
+    assert [p.id for p in story_q.positions] == ["p1"]
+    assert (await corpus.undo(A)).action == "merge"
+    assert table_dump(db_path) == before

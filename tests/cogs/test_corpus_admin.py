@@ -532,3 +532,22 @@ async def test_moderator_role_works_when_the_guilds_roles_are_not_cached(bot: Cr
     answer = await fake.cmd("corpus history", {}, user=HELPER, roles=(uncached,), guild=GUILD_B)
     assert answer.embeds and answer.embeds[0].title == "Corpus history"
     assert "Only moderators" in (await fake.cmd("corpus history", {}, user=HELPER, guild=GUILD_B)).content
+
+
+async def test_position_merge(bot: CrosscheckBot, fake: FakeDiscord):
+    await fake.cmd("corpus question-add", {"story": SEED_STORY, "text": "How many advisers?", "kind": "number", "id": "adv"})
+    for pid, statement in (("adv-200", "About 200"), ("adv-two-hundred", "Two hundred")):
+        await fake.cmd("corpus position-add", {"story": SEED_STORY, "question": "adv", "statement": statement,
+                                               "articles": SEED_ARTICLE, "id": pid})
+    answer = await fake.cmd("corpus position-merge", {"story": SEED_STORY, "question": "adv", "position": "adv-200",
+                                                      "merge": "adv-two-hundred"})
+    assert answer.ephemeral and "Merged" in answer.content
+    q = next(q for q in bot.corpus.reader.story(SEED_STORY, GUILD_A).questions if q.id == "adv")
+    assert [p.id for p in q.positions] == ["adv-200"]
+    # Global positions cannot be merged by a server.
+    answer = await fake.cmd("corpus position-merge", {"story": SEED_STORY, "question": "when-signed",
+                                                      "position": "when-2026-05-31", "merge": "when-by-2026-05-29"})
+    assert answer.ephemeral and "global corpus" in answer.content
+    await fake.cmd("corpus undo", {})
+    q = next(q for q in bot.corpus.reader.story(SEED_STORY, GUILD_A).questions if q.id == "adv")
+    assert {p.id for p in q.positions} == {"adv-200", "adv-two-hundred"}
