@@ -122,6 +122,8 @@ STRICT_TERMS = 8
 #: ... and only terms in at most this share of stories (or this many, in a small corpus) count as distinctive there.
 STRICT_MAX_DF_SHARE = 0.01
 STRICT_MIN_DF = 20
+#: Longest word looked up as a misspelt name.
+MAX_ALIAS_TYPO_LEN = 20
 #: Most stories added as candidates because the message names their core entities.
 MAX_ENTITY_CANDIDATES = 20
 #: Article passages are searched for long pastes only (at least this many content words), with their rarest terms.
@@ -240,6 +242,7 @@ class _Index:
         self.version = reader.version()
         self._alias_by_len: dict[tuple[str, int], list[str]] | None = None
         self._vocab_by_len: dict[tuple[str, int], list[str]] | None = None
+        self._alias_deletes: dict[str, list[str]] | None = None
         self._owners: dict[str, list[tuple[str, str]]] = {}
         path = _snapshot_path(reader) if snapshot else None
         key = _snapshot_key(reader, self.version) if path else None
@@ -315,6 +318,7 @@ class _Index:
         return got
 
     def warm(self) -> None:
+        self.alias_deletes  # noqa: B018
         self.alias_by_len  # noqa: B018
         self.vocab_by_len  # noqa: B018
 
@@ -363,18 +367,32 @@ class _Index:
     # -- typo correction -----------------------------------------------------------------------------------------
 
     def correct_alias_word(self, w: str) -> str | None:
-        if len(w) < 4 or w in self.alias_words:
+        """The alias word one edit away (same first letter), through a deletion index: the word and its one-letter
+        deletions against the alias words' own.  (One edit, not two for long words: two cost a scan per word and
+        the auto-reply path reads every word of every message.)"""
+        if len(w) < 4 or len(w) > MAX_ALIAS_TYPO_LEN or w in self.alias_words:
             return None
-        best, best_d = None, 3
-        max_d = 1 if len(w) < 8 else 2
-        for n in range(len(w) - max_d, len(w) + max_d + 1):
-            bucket = self.alias_by_len.get((w[0], n))
-            if not bucket:
-                continue
-            found = process.extractOne(w, bucket, scorer=Levenshtein.distance, score_cutoff=max_d)
-            if found is not None and found[1] < best_d:
-                best, best_d = found[0], found[1]
-        return best
+        dels, words_ = self.alias_deletes, self.alias_words
+        found = set(dels.get(w, ()))
+        for i in range(len(w)):
+            v = w[:i] + w[i + 1 :]
+            if v in words_:
+                found.add(v)
+            found.update(dels.get(v, ()))
+        best = [c for c in found if c[0] == w[0] and Levenshtein.distance(w, c, score_cutoff=1) <= 1]
+        return min(best) if best else None
+
+    @property
+    def alias_deletes(self) -> dict[str, list[str]]:
+        """One-letter deletions of the alias words of 4 to MAX_ALIAS_TYPO_LEN + 1 letters -> those words."""
+        if self._alias_deletes is None:
+            out: dict[str, list[str]] = defaultdict(list)
+            for a in self.alias_words:
+                if 4 <= len(a) <= MAX_ALIAS_TYPO_LEN + 1:
+                    for i in range(len(a)):
+                        out[a[:i] + a[i + 1 :]].append(a)
+            self._alias_deletes = out
+        return self._alias_deletes
 
     def correct_term(self, s: str) -> str | None:
         """The index term closest to an unknown stem (edit distance 1, or 2 for long words), most frequent first."""
@@ -639,14 +657,18 @@ class Matcher:
             rare = [t for t in terms if idx.df[t] <= cap][:STRICT_TERMS]
             expr = self._pairs_expression(rare) if len(rare) >= 2 else ""
         else:
+            rare = []
             expr = self._expression(terms)
         if expr:
             for doc in self.reader.story_candidates(expr, guild_id, self.candidates, (TITLE_WEIGHT, 1.0)):
                 if visible(doc.story_id):
                     cands.setdefault(doc.story_id, _Cand()).add(doc)
         # ...article passages for long pastes...
-        if len(q.stems) >= PASSAGE_MIN_WORDS and terms:
-            for c in self.reader.passage_candidates(self._expression(terms[:PASSAGE_TERMS]), guild_id, 20):
+        # (thresholded: only when the story index found nothing, and passages holding two distinctive terms)
+        if len(q.stems) >= PASSAGE_MIN_WORDS and terms and not (strict and cands):
+            p_expr = self._pairs_expression(rare) if strict and len(rare) >= 2 else (
+                "" if strict else self._expression(terms[:PASSAGE_TERMS]))
+            for c in self.reader.passage_candidates(p_expr, guild_id, 20):
                 if visible(c.story_id):
                     cands.setdefault(c.story_id, _Cand()).passages.append(c.text)
         # ...and stories whose core entities the text names.
