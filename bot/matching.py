@@ -243,6 +243,7 @@ class _Index:
         self._alias_by_len: dict[tuple[str, int], list[str]] | None = None
         self._vocab_by_len: dict[tuple[str, int], list[str]] | None = None
         self._alias_deletes: dict[str, list[str]] | None = None
+        self.warming = False
         self._owners: dict[str, list[tuple[str, str]]] = {}
         path = _snapshot_path(reader) if snapshot else None
         key = _snapshot_key(reader, self.version) if path else None
@@ -489,8 +490,6 @@ class Matcher:
                 idx = self._index
                 if idx is None or idx.version != self.reader.version():
                     idx = self._index = _Index(self.reader)
-                    # The typo-correction buckets are needed by few checks: built off the first check's path.
-                    threading.Thread(target=idx.warm, name="matcher-index-warm", daemon=True).start()
         return idx
 
     # -- query analysis -------------------------------------------------------------------------------------------
@@ -624,6 +623,10 @@ class Matcher:
                 if hit.story_id not in hits and hit.score >= threshold:
                     hits[hit.story_id] = hit
         ranked = sorted(hits.values(), key=lambda h: (-h.sort_key, h.story_id))[:top]
+        if not idx.warming:
+            # The typo-correction structures: built off the check path, after the first check (not competing with it).
+            idx.warming = True
+            threading.Thread(target=idx.warm, name="matcher-index-warm", daemon=True).start()
         return MatchResult(text, ranked, links, truncated)
 
     def _links(self, text: str, guild_id: int | None) -> list[LinkInfo]:
