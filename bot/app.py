@@ -54,6 +54,12 @@ MODERATOR_PERMISSIONS = discord.Permissions(manage_guild=True)
 #: Auto-replies need a strong match: the score a channel needs unless its moderators set another.
 AUTOREPLY_THRESHOLD = 75.0
 
+#: How long the buttons of an answer work (an interaction's token lasts 15 minutes; edits need it).
+VIEW_TIMEOUT = 600.0
+#: Answers whose buttons work at once (each holds its pages and its interaction in memory until it stops); past it
+#: the oldest stops early, as if it had timed out.
+MAX_LIVE_VIEWS = 1_000
+
 
 class UserError(Exception):
     """A failure the user can fix; the message is shown to them as is (ephemeral)."""
@@ -184,20 +190,28 @@ def _context(interaction: discord.Interaction) -> str:
     return f"{name!s} (guild {interaction.guild_id}, user {interaction.user.id if interaction.user else '?'})"
 
 
+async def send_private(interaction: discord.Interaction, content: str | None = None, **kwargs: Any) -> None:
+    """Answer privately: as the response, or as a follow-up once the interaction was answered or deferred.
+
+    A public "thinking…" placeholder (``check_for`` deferred a public answer) is deleted first, so that a private
+    answer or an error is not announced to everyone.  ``kwargs`` go to ``send_message`` / ``followup.send``
+    (embed, view, file)."""
+    if not interaction.response.is_done():
+        await interaction.response.send_message(content, ephemeral=True, **kwargs)
+        return
+    if interaction.extras.get("deferred_public"):
+        interaction.extras["deferred_public"] = False
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException:
+            pass
+    await interaction.followup.send(content, ephemeral=True, **kwargs)
+
+
 async def send_ephemeral(interaction: discord.Interaction, content: str) -> None:
-    """Answer privately, whether or not the interaction was answered or deferred already."""
+    """``send_private`` for messages that must not fail in turn (errors, refusals): a failure to deliver is logged."""
     try:
-        if not interaction.response.is_done():
-            await interaction.response.send_message(content, ephemeral=True)
-            return
-        if interaction.extras.get("deferred_public"):
-            # A public "thinking…" placeholder: remove it so the error is not shown to everyone.
-            interaction.extras["deferred_public"] = False
-            try:
-                await interaction.delete_original_response()
-            except discord.HTTPException:
-                pass
-        await interaction.followup.send(content, ephemeral=True)
+        await send_private(interaction, content)
     except discord.HTTPException:
         log.warning("could not deliver an error message for %s", _context(interaction), exc_info=True)
 
@@ -214,6 +228,54 @@ class CrosscheckTree(app_commands.CommandTree):
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
         await report_error(interaction, error)
+
+
+# -- live views ---------------------------------------------------------------------------------------------------
+
+
+class LiveViews:
+    """The views whose buttons still work (answers of /check, /story, /outlet), oldest first: at most ``limit`` of
+    them, none older than ``ttl`` seconds.
+
+    A view keeps its pages and its interaction in memory until it stops.  discord.py stops it after its timeout; a
+    burst of checks could still hold thousands at once, so ``add`` ends the oldest ones early (buttons disabled, as
+    on a timeout) past ``limit``, and any older than ``ttl`` (a view whose timeout never fired).  ``clock`` is
+    injectable so tests can move time without sleeping."""
+
+    def __init__(self, limit: int = MAX_LIVE_VIEWS, ttl: float = VIEW_TIMEOUT, clock: Any = time.monotonic):
+        self.limit = limit
+        self.ttl = ttl
+        self.clock = clock
+        self._views: OrderedDict[int, tuple[float, discord.ui.View]] = OrderedDict()
+        self._ending: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def __contains__(self, view: object) -> bool:
+        return id(view) in self._views
+
+    def add(self, view: discord.ui.View) -> None:
+        """Track a view that was just sent; end the oldest ones past the limit or the age."""
+        now = self.clock()
+        self._views[id(view)] = (now, view)
+        while self._views:
+            started, oldest = next(iter(self._views.values()))
+            if len(self._views) <= self.limit and now - started < self.ttl and not oldest.is_finished():
+                break
+            self._views.popitem(last=False)
+            if not oldest.is_finished():
+                self._end(oldest)
+
+    def discard(self, view: discord.ui.View) -> None:
+        """Forget a view that stopped (its ``on_timeout`` calls this)."""
+        self._views.pop(id(view), None)
+
+    def _end(self, view: discord.ui.View) -> None:
+        view.stop()  # out of discord.py's view store: its pages can be freed
+        task = asyncio.ensure_future(view.on_timeout())  # disable its buttons on the message
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
 
 
 # -- the bot ------------------------------------------------------------------------------------------------------
@@ -252,6 +314,7 @@ class CrosscheckBot(commands.Bot):
         self.defer_after = DEFER_AFTER
         self._guild_settings: dict[int, dict[str, Any]] = {}
         self._feedback_given: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self.live_views = LiveViews()
         self._corpus_opened_here = False
 
     # -- lifecycle ------------------------------------------------------------------------------------------------

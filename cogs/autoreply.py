@@ -25,11 +25,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import AUTOREPLY_THRESHOLD, moderator_group, moderator_only
+from bot.app import AUTOREPLY_THRESHOLD, moderator_group, moderator_only, send_private
 from bot.render import compact_embed
 from bot.service import CheckInputError, validate_claim
 from cogs.checking import message_texts
-from cogs.corpus_admin import in_range, reply
+from cogs.corpus_admin import in_range
 from cogs.common import feedback_view
 
 if TYPE_CHECKING:
@@ -264,14 +264,14 @@ class AutoReply(commands.Cog):
             perms = channel.permissions_for(me)
             if not (perms.send_messages and perms.embed_links and perms.read_message_history):
                 note = "\n⚠️ I cannot reply there yet: I need Send Messages, Embed Links and Read Message History."
-        await reply(interaction, "Auto-replies enabled. " + self.describe(channel_id, cfg) + note)
+        await send_private(interaction, "Auto-replies enabled. " + self.describe(channel_id, cfg) + note)
 
     @autoreply.command(name="disable", description="Stop automatic answers in a channel")
     @app_commands.describe(channel="The channel (default: this one)")
     @moderator_only()
     async def disable(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
         channel_id, cfg = await self._set(interaction, channel, enabled=False)
-        await reply(interaction, "Auto-replies disabled. " + self.describe(channel_id, cfg))
+        await send_private(interaction, "Auto-replies disabled. " + self.describe(channel_id, cfg))
 
     @autoreply.command(name="threshold", description="The match score a channel's auto-replies need")
     @app_commands.describe(value="Minimum score 0-100 (75 is a strong match)", channel="The channel (default: this one)")
@@ -281,7 +281,7 @@ class AutoReply(commands.Cog):
     ) -> None:
         in_range(value, 0, 100, "value")
         channel_id, cfg = await self._set(interaction, channel, threshold=float(value))
-        await reply(interaction, "Saved. " + self.describe(channel_id, cfg))
+        await send_private(interaction, "Saved. " + self.describe(channel_id, cfg))
 
     @autoreply.command(name="cooldown", description="Minutes before the same story is answered again in a channel")
     @app_commands.describe(minutes="1 to 1440", channel="The channel (default: this one)")
@@ -291,18 +291,18 @@ class AutoReply(commands.Cog):
     ) -> None:
         in_range(minutes, 1, 1440, "minutes")
         channel_id, cfg = await self._set(interaction, channel, cooldown_s=int(minutes) * 60)
-        await reply(interaction, "Saved. " + self.describe(channel_id, cfg))
+        await send_private(interaction, "Saved. " + self.describe(channel_id, cfg))
 
     @autoreply.command(name="status", description="Where auto-replies are on, and their settings")
     @moderator_only()
     async def status(self, interaction: discord.Interaction) -> None:
         rows = await self.bot.corpus.autoreply_channels(int(interaction.guild_id or 0))
         if not rows:
-            await reply(interaction, "Auto-replies are off in every channel. Turn them on with `/autoreply enable`.")
+            await send_private(interaction, "Auto-replies are off in every channel. Turn them on with `/autoreply enable`.")
             return
         lines = [self.describe(cid, cfg) for cid, cfg in sorted(rows.items())]
         lines.append(f"Limits: {CHANNEL_RATE} replies per channel per minute, {GLOBAL_RATE} in all.")
-        await reply(interaction, "\n".join(lines))
+        await send_private(interaction, "\n".join(lines))
 
 
 async def setup(bot: CrosscheckBot) -> None:

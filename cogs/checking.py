@@ -8,7 +8,7 @@ a per-user cooldown.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -20,7 +20,7 @@ from bot.matching import Hit, MatchResult
 from bot.models import RATING_FIELDS
 from bot.render import COLOR_NONE, COLOR_OK, EmbedBuilder, clip, inert, match_pages
 from bot.report import Confidence, Report
-from cogs.common import NotRelevantButton, send_answer, send_report
+from cogs.common import NotRelevantButton, choices, send_answer, send_report
 
 if TYPE_CHECKING:
     from bot.app import CrosscheckBot
@@ -79,13 +79,18 @@ def message_texts(message: discord.Message) -> tuple[str, str]:
     return text, extra
 
 
+def _chosen_story(bot: CrosscheckBot, story_id: str, guild_id: int | None) -> Report:
+    """The report of a check that matched this one story for sure (the member chose it)."""
+    hit = Hit(story_id, 100.0, Confidence.high, "", [])
+    return bot.checker.report(MatchResult(query=story_id, hits=[hit], links=[]), guild_id)
+
+
 def _story_report(bot: CrosscheckBot, story_id: str, guild_id: int | None) -> Report | None:
     """One story's report, as a check that matched it would show (runs in a worker thread)."""
     reader = bot.checker.reader
     if story_id in reader.hidden_stories(guild_id) or reader.story(story_id, guild_id) is None:
         return None
-    hit = Hit(story_id, 100.0, Confidence.high, "", [])
-    report = bot.checker.report(MatchResult(query=story_id, hits=[hit], links=[]), guild_id)
+    report = _chosen_story(bot, story_id, guild_id)
     return report if report.matches else None
 
 
@@ -153,9 +158,7 @@ def _outlet_pages(bot: CrosscheckBot, outlet_id: str, guild_id: int | None) -> l
         articles = [a for a in reader.articles(story_id, guild_id) if a.outlet == outlet_id]
         if not articles:
             continue
-        report = bot.checker.report(
-            MatchResult(query=story_id, hits=[Hit(story_id, 100.0, Confidence.high, "", [])], links=[]), guild_id
-        )
+        report = _chosen_story(bot, story_id, guild_id)
         titles = {a.id: a.title for a in articles}
         for m in report.matches:
             for s in m.sources:
@@ -227,14 +230,11 @@ class Checking(commands.Cog):
     @app_commands.describe(story="Start typing the story's title")
     async def story(self, interaction: discord.Interaction, story: str) -> None:
         guild = interaction.guild_id
-        story_id = story
-        report = await self.bot.corpus.read(_story_report, self.bot, story_id, guild)
-        if report is None:
-            rows = await self.bot.corpus.read(self.bot.checker.reader.search_stories, story, guild, 1)
-            if rows:
-                report = await self.bot.corpus.read(_story_report, self.bot, rows[0][0], guild)
-        if report is None:
-            raise UserError("No story by that name here. Pick one from the list as you type.")
+
+        async def closest() -> list[str]:
+            return [sid for sid, _ in await self.bot.corpus.read(self.bot.checker.reader.search_stories, story, guild, 1)]
+
+        report = await self._lookup(_story_report, story, guild, closest, "story")
         pages = story_pages(report)
         m = report.matches[0]
         await send_answer(
@@ -244,8 +244,28 @@ class Checking(commands.Cog):
 
     @story.autocomplete("story")
     async def story_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        rows = await self.bot.corpus.read(self.bot.checker.reader.search_stories, current[:100], interaction.guild_id, 25)
-        return [app_commands.Choice(name=clip(title, 100), value=sid) for sid, title in rows if len(sid) <= 100]
+        return choices(
+            await self.bot.corpus.read(self.bot.checker.reader.search_stories, current[:100], interaction.guild_id, 25)
+        )
+
+    async def _lookup(
+        self,
+        build: Callable[[CrosscheckBot, str, int | None], Any],
+        typed: str,
+        guild: int | None,
+        closest: Callable[[], Awaitable[list[str]]],
+        what: str,
+    ) -> Any:
+        """``build(bot, id, guild)`` (in a worker thread) for the id the member typed or picked, else for the
+        ``closest`` match by name; a UserError when neither is there."""
+        found = await self.bot.corpus.read(build, self.bot, typed, guild)
+        if found is None:
+            ids = await closest()
+            if ids:
+                found = await self.bot.corpus.read(build, self.bot, ids[0], guild)
+        if found is None:
+            raise UserError(f"No {what} by that name here. Pick one from the list as you type.")
+        return found
 
     # -- /outlet --------------------------------------------------------------------------------------------------
 
@@ -253,14 +273,11 @@ class Checking(commands.Cog):
     @app_commands.describe(outlet="Start typing the outlet's name")
     async def outlet(self, interaction: discord.Interaction, outlet: str) -> None:
         guild = interaction.guild_id
-        outlet_id = outlet
-        pages = await self.bot.corpus.read(_outlet_pages, self.bot, outlet_id, guild)
-        if pages is None:
-            matches = [oid for oid, name in await self._outlets(guild) if outlet.lower() in name.lower()]
-            if matches:
-                pages = await self.bot.corpus.read(_outlet_pages, self.bot, matches[0], guild)
-        if pages is None:
-            raise UserError("No outlet by that name here. Pick one from the list as you type.")
+
+        async def closest() -> list[str]:
+            return [oid for oid, name in await self._outlets(guild) if outlet.lower() in name.lower()]
+
+        pages = await self._lookup(_outlet_pages, outlet, guild, closest, "outlet")
         await send_answer(interaction, pages, ephemeral=await self._ephemeral_default(interaction), query=f"/outlet {outlet}")
 
     async def _outlets(self, guild_id: int | None) -> list[tuple[str, str]]:
@@ -275,9 +292,7 @@ class Checking(commands.Cog):
 
     @outlet.autocomplete("outlet")
     async def outlet_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        cur = current.lower()
-        rows = [(oid, name) for oid, name in await self._outlets(interaction.guild_id) if cur in name.lower() or cur in oid]
-        return [app_commands.Choice(name=clip(name, 100), value=oid) for oid, name in rows[:25] if len(oid) <= 100]
+        return choices(await self._outlets(interaction.guild_id), current)
 
 
 async def setup(bot: CrosscheckBot) -> None:

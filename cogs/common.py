@@ -8,22 +8,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.app import report_error, send_ephemeral
-from bot.render import check_embed_limits, inert, no_match_embed, report_pages
+from bot.app import VIEW_TIMEOUT, LiveViews, report_error, send_ephemeral, send_private
+from bot.render import check_embed_limits, clip, inert, no_match_embed, report_pages
 
 if TYPE_CHECKING:
     from bot.app import CrosscheckBot
     from bot.report import Report
 
 log = logging.getLogger("crosscheck.cogs")
-
-#: How long the buttons of an answer work (an interaction's token lasts 15 minutes; edits need it).
-VIEW_TIMEOUT = 600.0
 
 _FEEDBACK_PREFIX = "cc:nr:"
 
@@ -98,11 +95,63 @@ def feedback_view(story_id: str) -> discord.ui.View:
     return view
 
 
-class AnswerView(discord.ui.View):
+class OwnedView(discord.ui.View):
+    """Buttons only one member may press (``owner_id``), disabled when the view times out or is ended early.
+
+    ``origin`` is the interaction that sent the message, or ``message`` the follow-up it was sent as: ``refresh``
+    shows the view's current state on it.  Failures in a button become the error ladder's ephemeral message."""
+
+    #: What another member who presses a button is told.
+    refusal = "Only the person who asked can use these buttons."
+
+    def __init__(self, *, owner_id: int, timeout: float | None = VIEW_TIMEOUT):
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+        self.origin: discord.Interaction | None = None
+        self.message: discord.WebhookMessage | None = None
+        self._live: LiveViews | None = None
+
+    def track(self, live: LiveViews | None) -> None:
+        """Count this view among the bot's live views (bounded: the oldest end early)."""
+        if live is not None:
+            self._live = live
+            live.add(self)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.owner_id:
+            await send_ephemeral(interaction, self.refusal)
+            return False
+        return True
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
+        await report_error(interaction, error)
+
+    async def refresh(self) -> None:
+        """Show the buttons' current state on the message (nothing if it was deleted or the token expired)."""
+        try:
+            if self.message is not None:
+                await self.message.edit(view=self)
+            elif self.origin is not None:
+                await self.origin.edit_original_response(view=self)
+        except discord.HTTPException:
+            pass
+
+    async def on_timeout(self) -> None:
+        if self._live is not None:
+            self._live.discard(self)
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        await self.refresh()
+
+
+class AnswerView(OwnedView):
     """A paginated answer: Previous / Next, "Not relevant", optionally "Share in channel".
 
     Only the member who asked may press the buttons; they are disabled when the view times out.
     """
+
+    refusal = "Only the person who asked can use these buttons — run /check yourself."
 
     def __init__(
         self,
@@ -114,16 +163,13 @@ class AnswerView(discord.ui.View):
         shareable: bool = False,
         timeout: float | None = VIEW_TIMEOUT,
     ):
-        super().__init__(timeout=timeout)
+        super().__init__(owner_id=owner_id, timeout=timeout)
         if not pages:
             raise ValueError("an answer has at least one page")
         self.pages = list(pages)
         self.stories = list(stories) if stories is not None else [None] * len(self.pages)
-        self.owner_id = owner_id
         self.query = query
         self.index = 0
-        self.origin: discord.Interaction | None = None
-        self.message: discord.WebhookMessage | None = None
         if len(self.pages) < 2:
             self.remove_item(self.previous)
             self.remove_item(self.next)
@@ -145,40 +191,21 @@ class AnswerView(discord.ui.View):
         self.previous.disabled = self.index == 0
         self.next.disabled = self.index >= len(self.pages) - 1
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id != self.owner_id:
-            await send_ephemeral(interaction, "Only the person who asked can use these buttons — run /check yourself.")
-            return False
-        return True
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
-        await report_error(interaction, error)
-
-    async def on_timeout(self) -> None:
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
-        try:
-            if self.message is not None:
-                await self.message.edit(view=self)
-            elif self.origin is not None:
-                await self.origin.edit_original_response(view=self)
-        except discord.HTTPException:
-            pass  # the message was deleted or the token expired: nothing to disable
-
     # -- buttons --------------------------------------------------------------------------------------------------
+
+    async def turn(self, interaction: discord.Interaction, step: int) -> None:
+        """Show the page ``step`` pages on (within the first and the last)."""
+        self.index = min(len(self.pages) - 1, max(0, self.index + step))
+        self._sync_buttons()
+        await interaction.response.edit_message(embed=self.current_embed(), view=self)
 
     @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        self.index = max(0, self.index - 1)
-        self._sync_buttons()
-        await interaction.response.edit_message(embed=self.current_embed(), view=self)
+        await self.turn(interaction, -1)
 
     @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary)
     async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        self.index = min(len(self.pages) - 1, self.index + 1)
-        self._sync_buttons()
-        await interaction.response.edit_message(embed=self.current_embed(), view=self)
+        await self.turn(interaction, +1)
 
     @discord.ui.button(label="Not relevant", style=discord.ButtonStyle.secondary)
     async def not_relevant(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
@@ -199,13 +226,7 @@ class AnswerView(discord.ui.View):
         )
         button.disabled = True
         button.label = "Shared"
-        try:
-            if self.message is not None:
-                await self.message.edit(view=self)
-            elif self.origin is not None:
-                await self.origin.edit_original_response(view=self)
-        except discord.HTTPException:
-            pass
+        await self.refresh()
 
 
 def report_stories(report: Report) -> list[str | None]:
@@ -236,6 +257,7 @@ async def send_answer(
         view.message = await interaction.followup.send(embed=embed, view=view, ephemeral=ephemeral, wait=True)
     else:
         await interaction.response.send_message(embed=embed, view=view, ephemeral=ephemeral)
+    view.track(getattr(interaction.client, "live_views", None))
     return view
 
 
@@ -244,17 +266,7 @@ async def send_report(
 ) -> AnswerView | None:
     """A check's answer: the report's pages, or a private "no known story matches" when nothing matched."""
     if not report.matches:
-        embed = discord.Embed.from_dict(no_match_embed(report))
-        if not interaction.response.is_done():
-            await interaction.response.send_message(embed=embed, ephemeral=True)
-        else:
-            if interaction.extras.get("deferred_public"):
-                interaction.extras["deferred_public"] = False
-                try:
-                    await interaction.delete_original_response()
-                except discord.HTTPException:
-                    pass
-            await interaction.followup.send(embed=embed, ephemeral=True)
+        await send_private(interaction, embed=discord.Embed.from_dict(no_match_embed(report)))
         return None
     return await send_answer(
         interaction, report_pages(report), ephemeral=ephemeral, query=query, stories=report_stories(report),
@@ -276,3 +288,20 @@ def plain(text: str | None, limit: int = 200) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return inert(text)
+
+
+def choices(
+    rows: Iterable[tuple[str, str]], current: str | None = None, *, show_id: bool = False
+) -> list[discord.app_commands.Choice[str]]:
+    """Autocomplete choices from (value, label) rows: those whose value or label holds ``current`` (all rows when it
+    is None: the rows were searched already), at most 25, labels cut to Discord's 100 characters, values that do
+    not fit left out.  ``show_id`` adds the value to the label."""
+    cur = current.lower() if current is not None else None
+    out = []
+    for value, label in rows:
+        if len(value) > 100 or (cur is not None and cur not in value and cur not in label.lower()):
+            continue
+        out.append(discord.app_commands.Choice(name=clip(f"{label} ({value})" if show_id else label, 100), value=value))
+        if len(out) == 25:
+            break
+    return out

@@ -8,6 +8,7 @@ a server changes only what it owns, may attach to global stories and may hide th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -20,7 +21,14 @@ from discord import app_commands
 from discord.ext import commands
 from pydantic import BaseModel, ValidationError
 
-from bot.app import NotModerator, UserError, is_moderator, moderator_group, moderator_only, report_error
+from bot.app import (
+    NotModerator,
+    UserError,
+    is_moderator,
+    moderator_group,
+    moderator_only,
+    send_private,
+)
 from bot.importers import ImportFileError, format_validation_error, load_bytes, parse_json_bytes, to_claimreview
 from bot.models import (
     FACTUAL_RECORD_VALUES,
@@ -41,10 +49,10 @@ from bot.models import (
     Story,
     slugify,
 )
-from bot.render import COLOR_OK, EmbedBuilder, clip
+from bot.render import COLOR_OK, EmbedBuilder
 from bot.urls import canonicalize_url, registered_domain
 from bot.versions import suggest_positions
-from cogs.common import code, plain
+from cogs.common import OwnedView, choices, code, plain
 from storage.corpus import Actor, CorpusError, PermissionDenied
 
 if TYPE_CHECKING:
@@ -79,6 +87,11 @@ def build(model: type[BaseModel], **fields: Any) -> Any:
         return model(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
         raise UserError(format_validation_error(exc)) from exc
+
+
+def by_id(rows: Any, rid: str | None) -> Any:
+    """The row (question, position, claim ...) with that id, or None."""
+    return next((r for r in rows if r.id == rid), None)
 
 
 def split_list(text: str | None) -> list[str]:
@@ -137,20 +150,24 @@ def when(iso: str | None) -> str:
     return discord.utils.format_dt(dt, "R")
 
 
-async def reply(interaction: discord.Interaction, content: str | None = None, **kwargs: Any) -> None:
-    """Answer privately (as the response, or as a follow-up once deferred)."""
-    if interaction.response.is_done():
-        await interaction.followup.send(content, ephemeral=True, **kwargs)
-    else:
-        await interaction.response.send_message(content, ephemeral=True, **kwargs)
-
-
 async def quiet_is_moderator(interaction: discord.Interaction) -> bool:
     """The moderator check for autocomplete (which must not raise): members who are not moderators see nothing."""
     try:
         return await is_moderator(interaction)
     except (NotModerator, app_commands.NoPrivateMessage):
         return False
+
+
+def moderator_autocomplete(func: Any) -> Any:
+    """An autocomplete callback that shows nothing to members who are not moderators (``quiet_is_moderator``)."""
+
+    @functools.wraps(func)
+    async def wrapper(self: Any, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        if not await quiet_is_moderator(interaction):
+            return []
+        return await func(self, interaction, current)
+
+    return wrapper
 
 
 def check_attachment(attachment: discord.Attachment, *, limit: int, suffixes: tuple[str, ...]) -> None:
@@ -171,20 +188,21 @@ async def read_attachment(attachment: discord.Attachment, *, limit: int) -> byte
     return data
 
 
-class SuggestionView(discord.ui.View):
+class SuggestionView(OwnedView):
     """Accept / Reject buttons for positions suggested after an article was added (only its moderator may press).
 
     Accepting stores the position through ``corpus.upsert_position`` (or ``upsert_question`` for a new question);
     a suggestion that adds articles to an existing position merges them into it.  Rejecting a new position on an
     existing question stores it as rejected, so it is not suggested again (answers show accepted positions only)."""
 
+    refusal = "Only the moderator who added the article can accept or reject these."
+
     def __init__(self, bot: CrosscheckBot, owner: Actor, story_id: str, suggestions: list[tuple[Question, Position]]):
-        super().__init__(timeout=600)
+        super().__init__(owner_id=owner.user_id, timeout=600)
         self.bot = bot
         self.owner = owner
         self.story_id = story_id
         self.suggestions = suggestions
-        self.origin: discord.Interaction | None = None
         for i, _ in enumerate(suggestions):
             accept = discord.ui.Button(label=f"Accept {i + 1}", style=discord.ButtonStyle.success, row=i)
             reject = discord.ui.Button(label=f"Reject {i + 1}", style=discord.ButtonStyle.secondary, row=i)
@@ -199,11 +217,11 @@ class SuggestionView(discord.ui.View):
         if story is None:
             raise UserError("The story is gone (removed or hidden) since the suggestion was made.")
         pos = position.model_copy(update={"status": PositionStatus.accepted})
-        current_q = next((q for q in story.questions if q.id == question.id), None)
+        current_q = by_id(story.questions, question.id)
         if current_q is None:
             await self.bot.corpus.upsert_question(self.story_id, question.model_copy(update={"positions": [pos]}), who)
             return
-        current_p = next((p for p in current_q.positions if p.id == position.id), None)
+        current_p = by_id(current_q.positions, position.id)
         if current_p is not None:
             pos = current_p.model_copy(update={
                 "articles": list(dict.fromkeys([*current_p.articles, *position.articles])),
@@ -222,7 +240,7 @@ class SuggestionView(discord.ui.View):
         suggested again).  Nothing is stored for a new question or for articles an existing position would gain."""
         who = actor(interaction)
         story = await self.bot.corpus.read(self.bot.corpus.reader.story, self.story_id, who.guild_id)
-        current_q = next((q for q in story.questions if q.id == question.id), None) if story else None
+        current_q = by_id(story.questions, question.id) if story else None
         if current_q is None or any(p.id == position.id for p in current_q.positions):
             return False
         await self.bot.corpus.upsert_position(
@@ -247,25 +265,6 @@ class SuggestionView(discord.ui.View):
             await interaction.followup.send(text, ephemeral=True)
 
         return callback
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id != self.owner.user_id:
-            await reply(interaction, "Only the moderator who added the article can accept or reject these.")
-            return False
-        return True
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
-        await report_error(interaction, error)
-
-    async def on_timeout(self) -> None:
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
-        if self.origin is not None:
-            try:
-                await self.origin.edit_original_response(view=self)
-            except discord.HTTPException:
-                pass
 
 
 def suggest(bot: CrosscheckBot, story_id: str, article: Article, guild_id: int) -> list[tuple[Question, Position]]:
@@ -320,6 +319,11 @@ class CorpusAdmin(commands.Cog):
             raise UserError(f"Unknown story {code(story_id)}: pick one from the list as you type.")
         return story
 
+    async def _story_in(self, interaction: discord.Interaction, story_id: str) -> tuple[int, Story]:
+        """(this server's id, the story it names): a story the server sees, or a UserError."""
+        guild = int(interaction.guild_id or 0)
+        return guild, await self._visible_story(story_id, guild)
+
     # -- stories --------------------------------------------------------------------------------------------------
 
     @corpus.command(name="story-add", description="Add a story this server keeps (a topic sources disagree on)")
@@ -348,7 +352,7 @@ class CorpusAdmin(commands.Cog):
         if await self._read(self.reader.story_owner, story.id) is not None:
             raise UserError(f"A story with the id {code(story.id)} exists already; choose another id.")
         await self.bot.corpus.apply(CorpusFile(stories=[story]), actor(interaction), action="story-add")
-        await reply(
+        await send_private(
             interaction,
             f"Added the story **{plain(story.title)}** ({code(story.id)}). Next: `/corpus article-add`, "
             "`/corpus claim-add`, `/corpus question-add`. Undo with `/corpus undo`.",
@@ -382,8 +386,7 @@ class CorpusAdmin(commands.Cog):
         role: Literal["report", "background"] | None = None,
         id: str | None = None,  # noqa: A002
     ) -> None:
-        guild = int(interaction.guild_id or 0)
-        await self._visible_story(story, guild)
+        guild, _ = await self._story_in(interaction, story)
         # Reading an attachment, writing and computing suggestions can outlast Discord's 3-second window.
         await interaction.response.defer(ephemeral=True, thinking=True)
         fields: dict[str, Any] = {}
@@ -440,7 +443,7 @@ class CorpusAdmin(commands.Cog):
         msg += ". Undo with `/corpus undo`."
         suggestions = await self._read(suggest, self.bot, story, article, guild)
         if not suggestions:
-            await reply(interaction, msg)
+            await send_private(interaction, msg)
             return
         embed = EmbedBuilder("Suggested positions", "From the new article; accept the ones that are right.", COLOR_OK)
         for i, (q, p) in enumerate(suggestions, 1):
@@ -448,7 +451,7 @@ class CorpusAdmin(commands.Cog):
             embed.add_field(f"{i}. {plain(q.text, 200)}", f"{plain(p.statement, 300)}{quote}")
         view = SuggestionView(self.bot, actor(interaction), story, suggestions)
         view.origin = interaction
-        await reply(interaction, msg, embed=discord.Embed.from_dict(embed.to_dict()), view=view)
+        await send_private(interaction, msg, embed=discord.Embed.from_dict(embed.to_dict()), view=view)
 
     async def _resolve_outlet(self, outlet: str | None, url: str | None, guild: int) -> tuple[list[Outlet], str]:
         """(outlets to create, the outlet id): the named outlet, the one owning the link's domain, or a new one."""
@@ -496,8 +499,7 @@ class CorpusAdmin(commands.Cog):
         articles: str | None = None,
         id: str | None = None,  # noqa: A002
     ) -> None:
-        guild = int(interaction.guild_id or 0)
-        await self._visible_story(story, guild)
+        guild, _ = await self._story_in(interaction, story)
         check_url(review_url, "review_url")
         claim_id = id or f"claim-{slugify(text, 50)}-{short_hash(story, text)}"
         claim = build(
@@ -507,7 +509,7 @@ class CorpusAdmin(commands.Cog):
         if any(c.id == claim.id for c in await self._read(self.reader.claims, story, guild)):
             raise UserError(f"The claim {code(claim.id)} exists already; change it with `/corpus claim-edit`.")
         await self.bot.corpus.apply(CorpusFile(claims=[claim]), actor(interaction), action="claim-add")
-        await reply(interaction, f"Added the claim “{plain(claim.text)}” ({code(claim.id)}) to {code(story)}.")
+        await send_private(interaction, f"Added the claim “{plain(claim.text)}” ({code(claim.id)}) to {code(story)}.")
 
     @corpus.command(name="claim-edit", description="Change a claim this server added")
     @app_commands.describe(
@@ -527,9 +529,8 @@ class CorpusAdmin(commands.Cog):
         reviewed_by: app_commands.Range[str, 1, 200] | None = None,
         review_url: str | None = None,
     ) -> None:
-        guild = int(interaction.guild_id or 0)
-        await self._visible_story(story, guild)
-        current = next((c for c in await self._read(self.reader.claims, story, guild) if c.id == claim), None)
+        guild, _ = await self._story_in(interaction, story)
+        current = by_id(await self._read(self.reader.claims, story, guild), claim)
         if current is None:
             raise UserError(f"Unknown claim {code(claim)} in {code(story)}.")
         if current.guild_id != guild:
@@ -546,7 +547,7 @@ class CorpusAdmin(commands.Cog):
         data["guild_id"] = None
         updated = build(Claim, **{k: v for k, v in data.items() if v is not None})
         await self.bot.corpus.apply(CorpusFile(claims=[updated]), actor(interaction), action="claim-edit")
-        await reply(interaction, f"Changed the claim {code(updated.id)}: “{plain(updated.text)}”.")
+        await send_private(interaction, f"Changed the claim {code(updated.id)}: “{plain(updated.text)}”.")
 
     # -- questions and positions ----------------------------------------------------------------------------------
 
@@ -561,14 +562,13 @@ class CorpusAdmin(commands.Cog):
         kind: Literal["date", "place", "actor", "characterization", "number", "other"] = "other",
         id: str | None = None,  # noqa: A002
     ) -> None:
-        guild = int(interaction.guild_id or 0)
-        st = await self._visible_story(story, guild)
+        guild, st = await self._story_in(interaction, story)
         qid = id or f"{slugify(text, 50)}-{short_hash(story, text)}"
         question = build(Question, id=qid, text=text, kind=QuestionKind(kind))
         if any(q.id == question.id for q in st.questions):
             raise UserError(f"The question {code(question.id)} exists already; change it with `/corpus question-edit`.")
         await self.bot.corpus.upsert_question(story, question, actor(interaction))
-        await reply(interaction, f"Added the question “{plain(question.text)}” ({code(question.id)}). "
+        await send_private(interaction, f"Added the question “{plain(question.text)}” ({code(question.id)}). "
                                  "Add answers with `/corpus position-add`.")
 
     @corpus.command(name="question-edit", description="Change a question this server added")
@@ -582,9 +582,8 @@ class CorpusAdmin(commands.Cog):
         text: app_commands.Range[str, 1, 300] | None = None,
         kind: Literal["date", "place", "actor", "characterization", "number", "other"] | None = None,
     ) -> None:
-        guild = int(interaction.guild_id or 0)
-        st = await self._visible_story(story, guild)
-        current = next((q for q in st.questions if q.id == question), None)
+        guild, st = await self._story_in(interaction, story)
+        current = by_id(st.questions, question)
         if current is None:
             raise UserError(f"Unknown question {code(question)} in {code(story)}.")
         updated = build(
@@ -592,7 +591,7 @@ class CorpusAdmin(commands.Cog):
             positions=current.positions,
         )
         await self.bot.corpus.upsert_question(story, updated, actor(interaction))
-        await reply(interaction, f"Changed the question {code(updated.id)}: “{plain(updated.text)}”.")
+        await send_private(interaction, f"Changed the question {code(updated.id)}: “{plain(updated.text)}”.")
 
     @corpus.command(name="position-add", description="Add an answer to a question, with the articles that take it")
     @app_commands.describe(
@@ -612,9 +611,8 @@ class CorpusAdmin(commands.Cog):
         quote_article: str | None = None,
         id: str | None = None,  # noqa: A002
     ) -> None:
-        guild = int(interaction.guild_id or 0)
-        st = await self._visible_story(story, guild)
-        q = next((q for q in st.questions if q.id == question), None)
+        guild, st = await self._story_in(interaction, story)
+        q = by_id(st.questions, question)
         if q is None:
             raise UserError(f"Unknown question {code(question)} in {code(story)}.")
         arts = split_list(articles)
@@ -629,7 +627,7 @@ class CorpusAdmin(commands.Cog):
         if any(p.id == position.id for p in q.positions):
             raise UserError(f"The position {code(position.id)} exists already; change it with `/corpus position-edit`.")
         await self.bot.corpus.upsert_position(q.id, position, actor(interaction))
-        await reply(interaction, f"Added the position “{plain(position.statement)}” ({code(position.id)}) to “{plain(q.text)}”.")
+        await send_private(interaction, f"Added the position “{plain(position.statement)}” ({code(position.id)}) to “{plain(q.text)}”.")
 
     @corpus.command(name="position-edit", description="Change a position this server added")
     @app_commands.describe(
@@ -646,10 +644,9 @@ class CorpusAdmin(commands.Cog):
         statement: app_commands.Range[str, 1, 500] | None = None,
         articles: str | None = None,
     ) -> None:
-        guild = int(interaction.guild_id or 0)
-        st = await self._visible_story(story, guild)
-        q = next((q for q in st.questions if q.id == question), None)
-        current = next((p for p in q.positions if p.id == position), None) if q else None
+        guild, st = await self._story_in(interaction, story)
+        q = by_id(st.questions, question)
+        current = by_id(q.positions, position) if q else None
         if q is None or current is None:
             raise UserError(f"Unknown position {code(position)} under {code(question)}.")
         arts = split_list(articles) if articles is not None else current.articles
@@ -659,7 +656,7 @@ class CorpusAdmin(commands.Cog):
             status=current.status,
         )
         await self.bot.corpus.upsert_position(q.id, updated, actor(interaction))
-        await reply(interaction, f"Changed the position {code(updated.id)}: “{plain(updated.statement)}”.")
+        await send_private(interaction, f"Changed the position {code(updated.id)}: “{plain(updated.statement)}”.")
 
     @corpus.command(name="position-merge", description="Fold one position into another of the same question")
     @app_commands.describe(
@@ -670,15 +667,14 @@ class CorpusAdmin(commands.Cog):
     async def position_merge(
         self, interaction: discord.Interaction, story: str, question: str, position: str, merge: str
     ) -> None:
-        guild = int(interaction.guild_id or 0)
-        st = await self._visible_story(story, guild)
-        q = next((q for q in st.questions if q.id == question), None)
+        guild, st = await self._story_in(interaction, story)
+        q = by_id(st.questions, question)
         ids = {p.id for p in q.positions} if q else set()
         for pid in (position, merge):
             if pid not in ids:
                 raise UserError(f"Unknown position {code(pid)} under {code(question)}.")
         merged = await self.bot.corpus.merge_positions(position, merge, actor(interaction))
-        await reply(
+        await send_private(
             interaction,
             f"Merged {code(merge)} into {code(merged.id)}: “{plain(merged.statement)}” now cites "
             f"{len(merged.articles)} article(s). Undo with `/corpus undo`.",
@@ -718,9 +714,9 @@ class CorpusAdmin(commands.Cog):
             entry = build(RatingEntry, value=value, basis=basis, evidence_url=evidence_url, set_by=str(interaction.user)[:200])
         await self.bot.corpus.rate_outlet(outlet, name, entry, actor(interaction))
         if entry is None:
-            await reply(interaction, f"Cleared {field.name} of {code(outlet)} on this server.")
+            await send_private(interaction, f"Cleared {field.name} of {code(outlet)} on this server.")
         else:
-            await reply(interaction, f"Rated {code(outlet)}: {field.name} = **{plain(entry.value)}** on this server.")
+            await send_private(interaction, f"Rated {code(outlet)}: {field.name} = **{plain(entry.value)}** on this server.")
 
     # -- remove, hide, undo ---------------------------------------------------------------------------------------
 
@@ -729,16 +725,15 @@ class CorpusAdmin(commands.Cog):
     @moderator_only()
     async def remove(self, interaction: discord.Interaction, kind: Kind, id: str) -> None:  # noqa: A002
         await self.bot.corpus.remove(kind, id, actor(interaction))
-        await reply(interaction, f"Removed the {kind} {code(id)}. Undo with `/corpus undo`.")
+        await send_private(interaction, f"Removed the {kind} {code(id)}. Undo with `/corpus undo`.")
 
     @corpus.command(name="hide", description="Hide a global story on this server")
     @app_commands.describe(story="The story to hide")
     @moderator_only()
     async def hide(self, interaction: discord.Interaction, story: str) -> None:
-        guild = int(interaction.guild_id or 0)
-        st = await self._visible_story(story, guild)
+        guild, st = await self._story_in(interaction, story)
         await self.bot.corpus.hide_story(st.id, True, actor(interaction))
-        await reply(interaction, f"Hid **{plain(st.title)}** on this server. Show it again with `/corpus unhide`.")
+        await send_private(interaction, f"Hid **{plain(st.title)}** on this server. Show it again with `/corpus unhide`.")
 
     @corpus.command(name="unhide", description="Show a hidden story again on this server")
     @app_commands.describe(story="The hidden story")
@@ -748,16 +743,16 @@ class CorpusAdmin(commands.Cog):
         if story not in await self._read(self.reader.hidden_stories, guild):
             raise UserError(f"{code(story)} is not hidden on this server.")
         await self.bot.corpus.hide_story(story, False, actor(interaction))
-        await reply(interaction, f"{code(story)} is shown again on this server.")
+        await send_private(interaction, f"{code(story)} is shown again on this server.")
 
     @corpus.command(name="undo", description="Undo this server's last corpus change")
     @moderator_only()
     async def undo(self, interaction: discord.Interaction) -> None:
         entry = await self.bot.corpus.undo(actor(interaction))
         if entry is None:
-            await reply(interaction, "Nothing to undo: this server has no change left that is not undone.")
+            await send_private(interaction, "Nothing to undo: this server has no change left that is not undone.")
             return
-        await reply(
+        await send_private(
             interaction,
             f"Undid #{entry.id}: {plain(entry.action)} {plain(entry.target_kind)} {code(entry.target_id)} "
             f"by {plain(entry.actor_name, 100)} — {plain(entry.summary)}.",
@@ -777,7 +772,7 @@ class CorpusAdmin(commands.Cog):
             result = await self.bot.corpus.apply(corpus_file, actor(interaction), action=f"import {fmt}")
         except (ImportFileError, CorpusError) as exc:
             raise UserError(f"Import failed, nothing changed: {exc}") from exc
-        await reply(interaction, f"Imported {plain(file.filename, 80)} ({fmt}): {result.describe()}. "
+        await send_private(interaction, f"Imported {plain(file.filename, 80)} ({fmt}): {result.describe()}. "
                                  "Undo with `/corpus undo`.")
 
     @corpus.command(name="export", description="Export what this server added, as a file")
@@ -801,7 +796,7 @@ class CorpusAdmin(commands.Cog):
                 "The bot's operator can export it with `crosscheck export --guild`."
             )
         name = f"crosscheck-{guild}-{format}-{date.today().isoformat()}.json"
-        await reply(
+        await send_private(
             interaction,
             f"{len(file.stories)} stories, {len(file.articles)} articles, {len(file.claims)} claims, "
             f"{len(file.outlets)} outlets added by this server ({format} format).",
@@ -823,7 +818,7 @@ class CorpusAdmin(commands.Cog):
                 f"#{a.id} {plain(a.action, 60)} {plain(a.target_kind, 30)} {plain(a.target_id, 80)}{undone}",
                 f"{plain(a.summary, 300) or '—'}\nby {plain(a.actor_name, 100)} ({a.actor_id}) {when(a.created_at)}",
             )
-        await reply(interaction, embed=discord.Embed.from_dict(e.to_dict()))
+        await send_private(interaction, embed=discord.Embed.from_dict(e.to_dict()))
 
     @corpus.command(name="feedback", description="Answers members marked as not relevant")
     @app_commands.describe(limit="How many (most recent first)")
@@ -838,7 +833,7 @@ class CorpusAdmin(commands.Cog):
                 f"#{r['id']} story {plain(r.get('story_id') or '?', 100)}",
                 f"“{plain(r.get('query') or '', 300)}”\nby <@{r['user_id']}>{where} {when(r.get('created_at'))}",
             )
-        await reply(interaction, embed=discord.Embed.from_dict(e.to_dict()))
+        await send_private(interaction, embed=discord.Embed.from_dict(e.to_dict()))
 
     # -- autocomplete ---------------------------------------------------------------------------------------------
 
@@ -851,80 +846,50 @@ class CorpusAdmin(commands.Cog):
     @position_edit.autocomplete("story")
     @position_merge.autocomplete("story")
     @hide.autocomplete("story")
+    @moderator_autocomplete
     async def ac_story(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if not await quiet_is_moderator(interaction):
-            return []
-        rows = await self._read(self.reader.search_stories, current[:100], interaction.guild_id, 25)
-        return [app_commands.Choice(name=clip(f"{t}", 100), value=s) for s, t in rows if len(s) <= 100]
+        return choices(await self._read(self.reader.search_stories, current[:100], interaction.guild_id, 25))
 
     @article_add.autocomplete("outlet")
     @rate.autocomplete("outlet")
+    @moderator_autocomplete
     async def ac_outlet(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if not await quiet_is_moderator(interaction):
-            return []
-        cur = current.lower()
         outlets = await self._read(self.reader.outlets, interaction.guild_id)
-        rows = [o for o in outlets if cur in o.name.lower() or cur in o.id]
-        return [app_commands.Choice(name=clip(o.name, 100), value=o.id) for o in rows[:25] if len(o.id) <= 100]
+        return choices(((o.id, o.name) for o in outlets), current)
 
     @question_edit.autocomplete("question")
     @position_add.autocomplete("question")
     @position_edit.autocomplete("question")
     @position_merge.autocomplete("question")
+    @moderator_autocomplete
     async def ac_question(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if not await quiet_is_moderator(interaction):
-            return []
         story_id = getattr(interaction.namespace, "story", None)
-        if not story_id:
-            return []
-        story = await self._read(self.reader.story, story_id, interaction.guild_id)
-        if story is None:
-            return []
-        cur = current.lower()
-        return [
-            app_commands.Choice(name=clip(q.text, 100), value=q.id)
-            for q in story.questions
-            if (cur in q.text.lower() or cur in q.id) and len(q.id) <= 100
-        ][:25]
+        story = await self._read(self.reader.story, story_id, interaction.guild_id) if story_id else None
+        return choices(((q.id, q.text) for q in story.questions), current) if story else []
 
     @position_edit.autocomplete("position")
     @position_merge.autocomplete("position")
     @position_merge.autocomplete("merge")
+    @moderator_autocomplete
     async def ac_position(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if not await quiet_is_moderator(interaction):
-            return []
         ns = interaction.namespace
         story = await self._read(self.reader.story, getattr(ns, "story", "") or "", interaction.guild_id)
         if story is None:
             return []
-        cur = current.lower()
-        out = []
-        for q in story.questions:
-            if q.id != getattr(ns, "question", None):
-                continue
-            for p in q.positions:
-                if (cur in p.statement.lower() or cur in p.id) and len(p.id) <= 100:
-                    out.append(app_commands.Choice(name=clip(p.statement, 100), value=p.id))
-        return out[:25]
+        question = getattr(ns, "question", None)
+        return choices(((p.id, p.statement) for q in story.questions if q.id == question for p in q.positions), current)
 
     @claim_edit.autocomplete("claim")
+    @moderator_autocomplete
     async def ac_own_claim(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if not await quiet_is_moderator(interaction):
-            return []
         story_id = getattr(interaction.namespace, "story", None) or ""
         claims = await self._read(self.reader.claims, story_id, interaction.guild_id)
-        cur = current.lower()
-        return [
-            app_commands.Choice(name=clip(c.text, 100), value=c.id)
-            for c in claims
-            if c.guild_id == interaction.guild_id and (cur in c.text.lower() or cur in c.id) and len(c.id) <= 100
-        ][:25]
+        return choices(((c.id, c.text) for c in claims if c.guild_id == interaction.guild_id), current)
 
     @remove.autocomplete("id")
+    @moderator_autocomplete
     async def ac_own_record(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         """This server's own records of the kind chosen in the ``kind`` option (for /corpus remove)."""
-        if not await quiet_is_moderator(interaction):
-            return []
         own = await self._own(int(interaction.guild_id or 0))
         kind = getattr(interaction.namespace, "kind", None) or "story"
         rows: list[tuple[str, str]] = []
@@ -946,25 +911,16 @@ class CorpusAdmin(commands.Cog):
                         rows.append((q.id, q.text))
                     else:
                         rows.extend((p.id, p.statement) for p in q.positions)
-        cur = current.lower()
-        return [
-            app_commands.Choice(name=clip(f"{label} ({rid})", 100), value=rid)
-            for rid, label in rows
-            if (cur in rid or cur in label.lower()) and len(rid) <= 100
-        ][:25]
+        return choices(rows, current, show_id=True)
 
     @unhide.autocomplete("story")
+    @moderator_autocomplete
     async def ac_hidden_story(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if not await quiet_is_moderator(interaction):
-            return []
-        hidden = await self._read(self.reader.hidden_stories, interaction.guild_id)
-        out = []
-        for sid in sorted(hidden):
+        rows = []
+        for sid in sorted(await self._read(self.reader.hidden_stories, interaction.guild_id)):
             story = await self._read(self.reader.story, sid, interaction.guild_id)
-            title = story.title if story else sid
-            if current.lower() in title.lower() or current.lower() in sid:
-                out.append(app_commands.Choice(name=clip(title, 100), value=sid))
-        return [c for c in out if len(c.value) <= 100][:25]
+            rows.append((sid, story.title if story else sid))
+        return choices(rows, current)
 
     # -- /settings ------------------------------------------------------------------------------------------------
 
@@ -1011,7 +967,7 @@ class CorpusAdmin(commands.Cog):
                 "Members of that role see the moderator commands once a server admin allows the role under "
                 "Server Settings → Integrations → Crosscheck."
             )
-        await reply(interaction, "\n".join(lines))
+        await send_private(interaction, "\n".join(lines))
 
 
 async def setup(bot: CrosscheckBot) -> None:
