@@ -221,7 +221,12 @@ class AutoReply(commands.Cog):
 
     # -- /autoreply -----------------------------------------------------------------------------------------------
 
-    async def _set(self, interaction: discord.Interaction, channel: discord.abc.GuildChannel | None, **kw: Any) -> tuple[int, dict[str, Any]]:
+    async def _set(
+        self, interaction: discord.Interaction, channel: discord.abc.GuildChannel | None, said: str, note: str = "",
+        **kw: Any,
+    ) -> None:
+        """Change a channel's auto-reply config (this channel by default), reload, and answer ``said`` followed by
+        the channel's config and ``note``."""
         guild = int(interaction.guild_id or 0)
         channel_id = channel.id if channel is not None else interaction.channel_id
         if channel_id is None:
@@ -230,7 +235,7 @@ class AutoReply(commands.Cog):
         enabled = kw.pop("enabled", current["enabled"] if current else False)
         cfg = await self.bot.corpus.set_autoreply(guild, channel_id, enabled=enabled, **kw)
         await self.reload()
-        return channel_id, cfg
+        await send_private(interaction, said + self.describe(channel_id, cfg) + note)
 
     @staticmethod
     def describe(channel_id: int, cfg: dict[str, Any]) -> str:
@@ -255,23 +260,22 @@ class AutoReply(commands.Cog):
     ) -> None:
         in_range(threshold, 0, 100, "threshold")
         in_range(cooldown, 1, 1440, "cooldown")
-        channel_id, cfg = await self._set(
-            interaction, channel, enabled=True, threshold=threshold, cooldown_s=cooldown * 60 if cooldown else None
-        )
         note = ""
         me = interaction.guild.me if interaction.guild else None
         if channel is not None and me is not None:
             perms = channel.permissions_for(me)
             if not (perms.send_messages and perms.embed_links and perms.read_message_history):
                 note = "\n⚠️ I cannot reply there yet: I need Send Messages, Embed Links and Read Message History."
-        await send_private(interaction, "Auto-replies enabled. " + self.describe(channel_id, cfg) + note)
+        await self._set(
+            interaction, channel, "Auto-replies enabled. ", note, enabled=True, threshold=threshold,
+            cooldown_s=cooldown * 60 if cooldown else None,
+        )
 
     @autoreply.command(name="disable", description="Stop automatic answers in a channel")
     @app_commands.describe(channel="The channel (default: this one)")
     @moderator_only()
     async def disable(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
-        channel_id, cfg = await self._set(interaction, channel, enabled=False)
-        await send_private(interaction, "Auto-replies disabled. " + self.describe(channel_id, cfg))
+        await self._set(interaction, channel, "Auto-replies disabled. ", enabled=False)
 
     @autoreply.command(name="threshold", description="The match score a channel's auto-replies need")
     @app_commands.describe(value="Minimum score 0-100 (75 is a strong match)", channel="The channel (default: this one)")
@@ -280,8 +284,7 @@ class AutoReply(commands.Cog):
         self, interaction: discord.Interaction, value: app_commands.Range[float, 0, 100], channel: discord.TextChannel | None = None
     ) -> None:
         in_range(value, 0, 100, "value")
-        channel_id, cfg = await self._set(interaction, channel, threshold=float(value))
-        await send_private(interaction, "Saved. " + self.describe(channel_id, cfg))
+        await self._set(interaction, channel, "Saved. ", threshold=float(value))
 
     @autoreply.command(name="cooldown", description="Minutes before the same story is answered again in a channel")
     @app_commands.describe(minutes="1 to 1440", channel="The channel (default: this one)")
@@ -290,8 +293,7 @@ class AutoReply(commands.Cog):
         self, interaction: discord.Interaction, minutes: app_commands.Range[int, 1, 1440], channel: discord.TextChannel | None = None
     ) -> None:
         in_range(minutes, 1, 1440, "minutes")
-        channel_id, cfg = await self._set(interaction, channel, cooldown_s=int(minutes) * 60)
-        await send_private(interaction, "Saved. " + self.describe(channel_id, cfg))
+        await self._set(interaction, channel, "Saved. ", cooldown_s=int(minutes) * 60)
 
     @autoreply.command(name="status", description="Where auto-replies are on, and their settings")
     @moderator_only()

@@ -170,6 +170,14 @@ def moderator_autocomplete(func: Any) -> Any:
     return wrapper
 
 
+async def send_list(interaction: discord.Interaction, title: str, empty: str, fields: list[tuple[str, str]]) -> None:
+    """A private embed listing (name, value) fields, most recent first, or saying ``empty`` when there are none."""
+    e = EmbedBuilder(title, "" if fields else empty, COLOR_OK)
+    for name, value in fields:
+        e.add_field(name, value)
+    await send_private(interaction, embed=discord.Embed.from_dict(e.to_dict()))
+
+
 def check_attachment(attachment: discord.Attachment, *, limit: int, suffixes: tuple[str, ...]) -> None:
     """Refuse an attachment of the wrong type (by name) or size before reading a byte of it."""
     name = attachment.filename.lower()
@@ -811,14 +819,14 @@ class CorpusAdmin(commands.Cog):
     async def history(self, interaction: discord.Interaction, limit: app_commands.Range[int, 1, 25] = 10) -> None:
         in_range(limit, 1, 25, "limit")
         entries = await self.bot.corpus.history(int(interaction.guild_id or 0), limit)
-        e = EmbedBuilder("Corpus history", "" if entries else "No changes yet.", COLOR_OK)
-        for a in entries:
-            undone = " (undone)" if a.undone else ""
-            e.add_field(
-                f"#{a.id} {plain(a.action, 60)} {plain(a.target_kind, 30)} {plain(a.target_id, 80)}{undone}",
+        await send_list(interaction, "Corpus history", "No changes yet.", [
+            (
+                f"#{a.id} {plain(a.action, 60)} {plain(a.target_kind, 30)} {plain(a.target_id, 80)}"
+                + (" (undone)" if a.undone else ""),
                 f"{plain(a.summary, 300) or '—'}\nby {plain(a.actor_name, 100)} ({a.actor_id}) {when(a.created_at)}",
             )
-        await send_private(interaction, embed=discord.Embed.from_dict(e.to_dict()))
+            for a in entries
+        ])
 
     @corpus.command(name="feedback", description="Answers members marked as not relevant")
     @app_commands.describe(limit="How many (most recent first)")
@@ -826,14 +834,14 @@ class CorpusAdmin(commands.Cog):
     async def feedback(self, interaction: discord.Interaction, limit: app_commands.Range[int, 1, 25] = 10) -> None:
         in_range(limit, 1, 25, "limit")
         rows = await self.bot.corpus.feedback(int(interaction.guild_id or 0), limit)
-        e = EmbedBuilder("Not relevant — feedback", "" if rows else "No feedback yet.", COLOR_OK)
-        for r in rows:
-            where = f" in <#{r['channel_id']}>" if r.get("channel_id") else ""
-            e.add_field(
+        await send_list(interaction, "Not relevant — feedback", "No feedback yet.", [
+            (
                 f"#{r['id']} story {plain(r.get('story_id') or '?', 100)}",
-                f"“{plain(r.get('query') or '', 300)}”\nby <@{r['user_id']}>{where} {when(r.get('created_at'))}",
+                f"“{plain(r.get('query') or '', 300)}”\nby <@{r['user_id']}>"
+                + (f" in <#{r['channel_id']}>" if r.get("channel_id") else "") + f" {when(r.get('created_at'))}",
             )
-        await send_private(interaction, embed=discord.Embed.from_dict(e.to_dict()))
+            for r in rows
+        ])
 
     # -- autocomplete ---------------------------------------------------------------------------------------------
 
