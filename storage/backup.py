@@ -18,6 +18,7 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,16 +80,33 @@ def _remove(path: Path) -> None:
             p.unlink()
 
 
+def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """An autocommit connection that waits for locks like the bot's own (``BUSY_TIMEOUT_MS``)."""
+    if read_only:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _destination_ok(dest: Path, other: Path, same: str) -> None:
+    """Refuse (BackupError) a destination that is ``other`` itself (message ``same``) or has no directory."""
+    if dest.exists() and dest.resolve() == other.resolve():
+        raise BackupError(same)
+    if not dest.parent.is_dir():
+        raise BackupError(f"{dest.parent} is not a directory")
+
+
 def verify(path: Path, *, what: str = "the file") -> BackupInfo:
     """Check that ``path`` is a complete, intact Crosscheck database of a schema this Crosscheck can run.
 
     Opens it read-write (use it on copies only: a self-contained file is not changed by reading it)."""
     try:
-        conn = sqlite3.connect(path, isolation_level=None)
+        conn = _connect(path)
     except sqlite3.Error as exc:
         raise BackupError(f"{what} cannot be opened: {exc}") from exc
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         missing = REQUIRED_TABLES - tables
         if missing:
@@ -127,6 +145,21 @@ def _copy(source: sqlite3.Connection, temp: Path) -> None:
         dest.close()
 
 
+def _snapshot(source: Path, temp: Path, *, read_only: bool, failed: Callable[[sqlite3.Error], str]) -> None:
+    """``_copy`` of ``source`` into ``temp`` through a connection of its own; BackupError if ``source`` cannot be
+    opened, or with the message ``failed(error)`` if the copy fails."""
+    try:
+        src = _connect(source, read_only=read_only)
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot open {source}: {exc}") from exc
+    try:
+        _copy(src, temp)
+    except sqlite3.Error as exc:
+        raise BackupError(failed(exc)) from exc
+    finally:
+        src.close()
+
+
 def backup_database(db: str | Path, target: str | Path, *, keep: int | None = None) -> BackupInfo:
     """Copy the live database ``db`` to ``target`` (a file, or a directory for a dated file) safely while the bot
     runs; the result is verified before it appears under its name.  With a directory and ``keep``, only the newest
@@ -145,24 +178,11 @@ def backup_database(db: str | Path, target: str | Path, *, keep: int | None = No
         counters = [int(m.group(2) or 0) for m in taken if m and m.group(1) == stamp]
         # Within one second, a counter that sorts after every earlier backup (rotation keeps the newest).
         target = directory / (f"{db.stem}-{stamp}-{max(counters) + 1}.db" if counters else f"{db.stem}-{stamp}.db")
-    if target.exists() and target.resolve() == db.resolve():
-        raise BackupError("the backup would overwrite the database itself; choose another path")
-    if not target.parent.is_dir():
-        raise BackupError(f"{target.parent} is not a directory")
+    _destination_ok(target, db, "the backup would overwrite the database itself; choose another path")
     temp = _temp_beside(target)
     try:
-        try:
-            # Not read-only: a WAL database is read through its -shm index, which a read-only handle may not create.
-            src = sqlite3.connect(db, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise BackupError(f"cannot open {db}: {exc}") from exc
-        try:
-            src.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            _copy(src, temp)
-        except sqlite3.Error as exc:
-            raise BackupError(f"the backup of {db} failed: {exc}") from exc
-        finally:
-            src.close()
+        # Not read-only: a WAL database is read through its -shm index, which a read-only handle may not create.
+        _snapshot(db, temp, read_only=False, failed=lambda exc: f"the backup of {db} failed: {exc}")
         info = verify(temp, what="the backup copy")
         _fsync_file(temp)
         os.replace(temp, target)
@@ -226,25 +246,12 @@ def restore_database(source: str | Path, db: str | Path) -> BackupInfo:
     source, db = Path(source), Path(db)
     if not source.is_file():
         raise BackupError(f"no backup file at {source}")
-    if db.exists() and source.resolve() == db.resolve():
-        raise BackupError("that is the live database itself; give the path of a backup")
-    if not db.parent.is_dir():
-        raise BackupError(f"{db.parent} is not a directory")
+    _destination_ok(db, source, "that is the live database itself; give the path of a backup")
     temp = _temp_beside(db)
     previous: Path | None = None
     try:
         # Work on a copy beside the live file: the backup itself is never changed, and the final rename is atomic.
-        try:
-            src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise BackupError(f"cannot open {source}: {exc}") from exc
-        try:
-            src.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            _copy(src, temp)
-        except sqlite3.DatabaseError as exc:
-            raise BackupError(f"{source} is not a usable Crosscheck database ({exc})") from exc
-        finally:
-            src.close()
+        _snapshot(source, temp, read_only=True, failed=lambda exc: f"{source} is not a usable Crosscheck database ({exc})")
         info = verify(temp, what=str(source))
         _fsync_file(temp)
         if db.exists():
@@ -253,9 +260,8 @@ def restore_database(source: str | Path, db: str | Path) -> BackupInfo:
                     f"{db} is in use (is the bot running?). Stop the bot, run the restore again, then start the bot."
                 )
             # Fold the WAL into the file so that the kept copy is complete on its own.
-            conn = sqlite3.connect(db, isolation_level=None)
+            conn = _connect(db)
             try:
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 conn.close()
