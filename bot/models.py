@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from bot.text import clean_text
 
@@ -34,6 +34,10 @@ def _check_slug(value: str) -> str:
     if not _SLUG_RE.match(value):
         raise ValueError("must be a slug: lowercase letters, digits, '_', '-', '.', ':' (at most 120 characters)")
     return value
+
+
+#: A record's own id: a Slug that must also look like one (checked after stripping and lower-casing).
+SlugId = Annotated[Slug, AfterValidator(_check_slug)]
 
 
 def slugify(text: str, max_len: int = 60) -> str:
@@ -130,13 +134,12 @@ class OutletRating(Model):
 
 
 class Outlet(Model):
-    id: Slug
+    id: SlugId
     name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE)]
     domains: list[Annotated[str, StringConstraints(min_length=1, max_length=253)]] = Field(default_factory=list)
     type: OutletType = OutletType.unknown
     rating: OutletRating | None = None
 
-    _slug = field_validator("id")(_check_slug)
 
     @field_validator("domains")
     @classmethod
@@ -164,14 +167,13 @@ class EntityKind(StrEnum):
 class Entity(Model):
     """A named thing the story is about, with its aliases in any language (Russia ≈ Moscow ≈ Kremlin ≈ Россия)."""
 
-    id: Slug
+    id: SlugId
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     kind: EntityKind = EntityKind.other
     aliases: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(default_factory=list)
     #: Core entities are the ones a message must name for the story to match (see bot/matching.py).
     core: bool = True
 
-    _slug = field_validator("id")(_check_slug)
 
     @field_validator("aliases")
     @classmethod
@@ -195,13 +197,12 @@ class PositionStatus(StrEnum):
 class Position(Model):
     """One answer to a question, the articles that take it and the quotes that show it."""
 
-    id: Slug
+    id: SlugId
     statement: Annotated[str, StringConstraints(min_length=1, max_length=500)]
     articles: list[Slug] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     status: PositionStatus = PositionStatus.accepted
 
-    _slug = field_validator("id")(_check_slug)
 
 
 class QuestionKind(StrEnum):
@@ -216,16 +217,15 @@ class QuestionKind(StrEnum):
 class Question(Model):
     """A facet of a story on which sources may disagree ("When was the agreement signed?")."""
 
-    id: Slug
+    id: SlugId
     text: Annotated[str, StringConstraints(min_length=1, max_length=300)]
     kind: QuestionKind = QuestionKind.other
     positions: list[Position] = Field(default_factory=list)
 
-    _slug = field_validator("id")(_check_slug)
 
 
 class Story(Model):
-    id: Slug
+    id: SlugId
     title: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE)]
     summary: Annotated[str, StringConstraints(max_length=MAX_SHORT)] = ""
     first_seen: date | None = None
@@ -237,7 +237,6 @@ class Story(Model):
     #: None: the global corpus; otherwise the Discord server (guild) id that owns the story.
     guild_id: int | None = None
 
-    _slug = field_validator("id")(_check_slug)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Story:
@@ -253,7 +252,7 @@ class ArticleRole(StrEnum):
 
 
 class Article(Model):
-    id: Slug
+    id: SlugId
     story: Slug
     outlet: Slug
     title: Annotated[str, StringConstraints(max_length=MAX_TITLE)] = ""
@@ -265,7 +264,6 @@ class Article(Model):
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ARTICLE_TEXT)]
     guild_id: int | None = None
 
-    _slug = field_validator("id")(_check_slug)
 
     @field_validator("text", "title")
     @classmethod
@@ -294,7 +292,7 @@ class Article(Model):
 class Claim(Model):
     """A short statement a story makes or people repeat about it; optionally a fact-checker's verdict on it."""
 
-    id: Slug
+    id: SlugId
     story: Slug
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SHORT)]
     articles: list[Slug] = Field(default_factory=list)
@@ -305,7 +303,6 @@ class Claim(Model):
     review_date: date | None = None
     guild_id: int | None = None
 
-    _slug = field_validator("id")(_check_slug)
 
     @field_validator("text")
     @classmethod

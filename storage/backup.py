@@ -53,21 +53,18 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform or file system can
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """``_fsync_file`` of a directory (its entries: a rename is durable), where the platform and file system can."""
+    with contextlib.suppress(OSError):
+        _fsync_file(directory)
 
 
 def _temp_beside(target: Path) -> Path:

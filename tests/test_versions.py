@@ -11,7 +11,6 @@ Test data choices (not in the seed texts themselves):
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -39,8 +38,8 @@ from bot.versions import (
     position_key,
     suggest_positions,
 )
+from tests.test_extract import seed_text
 
-ROOT = Path(__file__).resolve().parents[1]
 STORY_ID = "ru-af-military-technical-agreement-2026"
 
 A000 = "000_22e34d3b350ba09d"
@@ -74,15 +73,6 @@ _TOKENS = [
     "signed by", "deployment of fighters", "Doha Agreement", ".", "\n", "— @handle", "MOSCOW,", "visit", "delist",
     "\u202e", "é",
 ]  # fmt: skip
-
-
-def seed_text(stem: str) -> str:
-    """A seed article, from seeds/articles/ (or the shared copy while the lead has not copied them yet)."""
-    for base in (ROOT / "seeds" / "articles", Path("/work/shared/seeds")):
-        p = base / f"{stem}.txt"
-        if p.exists():
-            return p.read_text(encoding="utf-8")
-    pytest.skip(f"seed article {stem} not available")
 
 
 def make_story(questions: list[Question] | None = None) -> Story:
