@@ -245,6 +245,8 @@ class _Index:
         self._alias_deletes: dict[str, list[str]] | None = None
         self.warming = False
         self._owners: dict[str, list[tuple[str, str]]] = {}
+        self._idf_table: _IdfTable | None = None
+        self._mass: dict[frozenset[str], float] = {}
         path = _snapshot_path(reader) if snapshot else None
         key = _snapshot_key(reader, self.version) if path else None
         gc_was = gc.isenabled()
@@ -416,8 +418,39 @@ class _Index:
         return best
 
     def idf(self, term: str) -> float:
+        return self.idf_table[term]
+
+    @property
+    def idf_table(self) -> _IdfTable:
+        """term -> IDF, filled on use (``table[term]`` or ``map(table.__getitem__, terms)``: no Python call per hit)."""
+        t = self._idf_table
+        if t is None or len(t) > 400_000:
+            t = self._idf_table = _IdfTable(self.df, self.n_docs)
+        return t
+
+    def mass(self, terms: frozenset[str]) -> float:
+        """The IDF mass of a line's stems, cached per line (candidates' lines come back check after check)."""
+        m = self._mass.get(terms)
+        if m is None:
+            if len(self._mass) > 200_000:
+                self._mass = {}
+            m = self._mass[terms] = sum(map(self.idf_table.__getitem__, terms))
+        return m
+
+
+class _IdfTable(dict):
+    """IDF of the story-level index's terms, computed once per term and index (a dict, so hits cost no Python call)."""
+
+    __slots__ = ("df", "n_docs")
+
+    def __init__(self, df: dict[str, int], n_docs: int):
+        super().__init__()
+        self.df, self.n_docs = df, n_docs
+
+    def __missing__(self, term: str) -> float:
         df = self.df.get(term, 0)
-        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+        v = self[term] = math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+        return v
 
 
 def _snapshot_path(reader: CorpusReader) -> Path | None:
@@ -506,19 +539,27 @@ class Matcher:
         core_named: dict[str, set[str]] = defaultdict(set)
         core_total: dict[str, int] = {}
         owners_of, longest = idx.owners, idx.alias_first
+        seen: set[tuple[str, ...]] = set()  # aliases already counted (a name said again adds nothing)
+        plain: set[str] = set()  # words that start no alias and name nothing (pastes repeat their words)
+        df, n_ws = idx.df, len(ws)
         i = 0
-        while i < len(ws):
+        while i < n_ws:
             w = ws[i]
-            owners, n = None, 1
-            for n in range(min(longest.get(w, 0), len(ws) - i), 0, -1):
-                key = tuple(ws[i : i + n])
-                owners = owners_of(key)
-                if owners:
-                    break
-            else:
-                n, key = 1, (w,)
+            longest_n = longest.get(w)
+            if longest_n is None and w in plain:
+                i += 1
+                continue
+            owners, n, key = None, 1, (w,)
+            if longest_n:
+                for n in range(min(longest_n, n_ws - i), 0, -1):
+                    key = tuple(ws[i : i + n])
+                    owners = owners_of(key)
+                    if owners:
+                        break
+                else:
+                    n, key = 1, (w,)
             # A word the corpus knows is neither a misspelt nor an inflected name ("fenjador" is not "fenja").
-            if not owners and len(w) >= 4 and w not in STOP_WORDS and stem(w) not in idx.df:
+            if not owners and len(w) >= 4 and w not in STOP_WORDS and stem(w) not in df:
                 fixed = None
                 if len(w) >= 6:
                     for cut in (1, 2, 3):
@@ -533,13 +574,20 @@ class Matcher:
                         owners = [o for o in owners if visible(o[0])]
                     if owners:
                         corrections[w] = fixed
-            if owners:
+            if not owners:
+                if longest_n is None:
+                    plain.add(w)
+                i += 1
+                continue
+            if key not in seen:
+                seen.add(key)
+                alias = " ".join(key)
                 for story_id, entity_id, n_core in owners:
-                    found[story_id].setdefault(entity_id, " ".join(key))
+                    found[story_id].setdefault(entity_id, alias)
                     if n_core:
                         core_named[story_id].add(entity_id)
                         core_total[story_id] = n_core
-            i += n if owners else 1
+            i += n
         stems: list[str] = []
         content = [w for w in ws if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
         # Typo correction reads short messages that name a story's entities ("rusia afganistan militry deal"); in a
@@ -576,12 +624,21 @@ class Matcher:
 
     @staticmethod
     def _pairs_expression(terms: list[str]) -> str:
-        """Rows holding at least two of ``terms``: (a AND (b OR c ...)) OR (b AND (c OR ...)) ..."""
-        parts = []
-        for i, t in enumerate(terms[:-1]):
-            rest = " OR ".join(f'"{x}"' for x in terms[i + 1 :])
-            parts.append(f'("{t}" AND ({rest}))')
-        return " OR ".join(parts)
+        """Rows holding at least two of ``terms``, split in halves A and B: two of A, or two of B, or one of each.
+
+        The same rows as (a AND (b OR c ...)) OR (b AND (c OR ...)) ..., with k log k phrases instead of k^2 / 2: FTS5
+        reads a posting list per phrase, and bm25() counts each phrase's documents once more (most of the query's
+        time).  Each term appears about as often as any other, so bm25() ranks as an OR of the terms would.
+        """
+        if len(terms) < 2:
+            return ""
+        if len(terms) == 2:
+            return f'"{terms[0]}" AND "{terms[1]}"'
+        h = len(terms) // 2
+        a, b = terms[:h], terms[h:]
+        parts = [x for x in (Matcher._pairs_expression(a), Matcher._pairs_expression(b)) if x]
+        parts.append("(" + " OR ".join(f'"{x}"' for x in a) + ") AND (" + " OR ".join(f'"{x}"' for x in b) + ")")
+        return " OR ".join(f"({p})" for p in parts)
 
     # -- matching -------------------------------------------------------------------------------------------------
 
@@ -760,8 +817,10 @@ class Matcher:
         qstems = set(q.stems)
         if not qstems or not plain:
             return []
-        idf = idx.idf
-        q_idf = sum(idf(t) for t in qstems) or 1.0
+        idf = idx.idf_table
+        qidf = {t: idf[t] for t in qstems}
+        qget, mass = qidf.__getitem__, idx.mass
+        q_idf = sum(qidf.values()) or 1.0
         ranked = sorted(plain.items(), key=lambda x: (-x[1].bm25, x[0]))
         best_bm25 = ranked[0][1].bm25 or 1.0
         out = []
@@ -769,20 +828,16 @@ class Matcher:
             title_terms = _terms(cand.title) if cand.title else frozenset()
             doc_terms = title_terms.union(*cand.terms) if cand.terms else title_terms
             shared = qstems & doc_terms
-            shared_idf = sum(idf(t) for t in shared)
-            d_idf = sum(idf(t) for t in doc_terms) or 1.0
-            cov_title = (sum(idf(x) for x in title_terms & qstems) / (sum(idf(x) for x in title_terms) or 1.0)
-                         if title_terms else 0.0)
+            shared_idf = sum(map(qget, shared))
+            d_idf = sum(map(idf.__getitem__, doc_terms)) or 1.0
+            cov_title = (sum(map(qget, title_terms & qstems)) / (mass(title_terms) or 1.0)) if title_terms else 0.0
             cov_claim, best_text, fz = 0.0, "", 0.0
-            rows = list(zip(cand.lines, cand.terms)) + [(p, _terms(p)) for p in cand.passages]
             n_lines = len(cand.lines)
-            for i, (t, terms) in enumerate(rows):
-                if not terms:
-                    continue
+            for i, (t, terms) in enumerate(zip(cand.lines + cand.passages, cand.terms + [_terms(p) for p in cand.passages])):
                 hit = terms & qstems
                 if not hit:
                     continue
-                cov = sum(idf(x) for x in hit) / (sum(idf(x) for x in terms) or 1.0)
+                cov = sum(map(qget, hit)) / (mass(terms) or 1.0)
                 if i >= n_lines:
                     cov *= 0.85
                 if cov > cov_claim:
@@ -795,7 +850,7 @@ class Matcher:
                       else fuzz.ratio(tn, q.text, processor=None)) / 100
             feats = [cand.bm25 / (q_idf * (BM25_K1 + 1)), cand.bm25 / best_bm25, 1 / (1 + rank), shared_idf / q_idf,
                      shared_idf / d_idf, cov_claim, cov_title, fz, math.log1p(len(doc_terms))]
-            out.append((story_id, feats, best_text, sorted(shared, key=idf, reverse=True)))
+            out.append((story_id, feats, best_text, sorted(shared, key=qget, reverse=True)))
         return out
 
     def _model_scores(self, q: _Query, pool: dict[str, _Cand], idx: _Index):

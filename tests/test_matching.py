@@ -195,3 +195,23 @@ def test_index_reloads_after_a_change(seeded_path, reader: CorpusReader) -> None
                   topic_terms=["repairs"])
     _add_story(seeded_path, story, [], guild=0)
     assert m.match("old town bridge closed for repairs").hits
+
+
+def test_pairs_expression_selects_rows_holding_two_of_the_terms() -> None:
+    """The balanced "two of these terms" expression selects exactly the rows holding at least two of them."""
+    import random
+    import sqlite3
+
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(12)]
+    docs = [" ".join(rng.sample(vocab, rng.randint(0, 6))) for _ in range(500)]
+    con.executemany("INSERT INTO t(x) VALUES (?)", [(d,) for d in docs])
+    assert Matcher._pairs_expression(["w1"]) == ""
+    for k in range(2, 12):
+        for _ in range(4):
+            terms = rng.sample(vocab, k)
+            got = {r[0] for r in con.execute("SELECT rowid FROM t WHERE t MATCH ?", (Matcher._pairs_expression(terms),))}
+            want = {i + 1 for i, d in enumerate(docs) if len(set(d.split()) & set(terms)) >= 2}
+            assert got == want, terms
