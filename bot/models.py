@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -131,6 +131,11 @@ class OutletRating(Model):
         flags.update(self.flags)
         data["flags"] = {k: v.model_dump() for k, v in flags.items()}
         return OutletRating.model_validate(data)
+
+
+def rating_json(rating: OutletRating | None) -> dict[str, Any] | None:
+    """A rating as reports carry it (JSON, unset fields left out); None when there is none or it is empty."""
+    return None if rating is None or rating.is_empty() else rating.model_dump(mode="json", exclude_none=True)
 
 
 class Outlet(Model):

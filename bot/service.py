@@ -10,7 +10,7 @@ from collections import OrderedDict
 from datetime import date
 
 from bot.matching import DEFAULT_THRESHOLD, Matcher, MatchResult
-from bot.models import ArticleRole
+from bot.models import ArticleRole, rating_json
 from bot.report import LinkOutlet, Match, Report, StoryRef
 from bot.signals import build_sources
 from bot.versions import build_versions
@@ -92,7 +92,7 @@ class Checker:
                             domain=link.domain,
                             outlet=outlet.name,
                             outlet_id=outlet.id,
-                            rating=outlet.rating.model_dump(mode="json", exclude_none=True) if outlet.rating else None,
+                            rating=rating_json(outlet.rating),
                         )
                     )
         # Lone surrogates cannot be encoded: the report carries the query without them (JSON stays valid).

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from bot.models import Article, Outlet, OutletFlag, OutletRating, OutletType
+from bot.models import Article, Outlet, OutletFlag, OutletRating, OutletType, rating_json
 from bot.report import Polarity, Signal, SourceOut
 from bot.text import clean_text
 
@@ -1397,9 +1397,7 @@ def build_sources(
                 url=article.url,
                 published=published.isoformat() if published else None,
                 role=str(getattr(article.role, "value", article.role)),
-                rating=None
-                if effective is None or effective.is_empty()
-                else effective.model_dump(mode="json", exclude_none=True),
+                rating=rating_json(effective),
                 signals=signals,
                 trust=source_trust(signals, outlet.type, effective),
                 summary=summarize(signals, effective),
