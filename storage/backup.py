@@ -18,7 +18,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,14 +67,23 @@ def _fsync_dir(directory: Path) -> None:
         _fsync_file(directory)
 
 
-def _temp_beside(target: Path) -> Path:
-    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{time.monotonic_ns()}")
-
-
 def _remove(path: Path) -> None:
     for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
+
+
+@contextlib.contextmanager
+def _temp_beside(target: Path, failure: str) -> Iterator[Path]:
+    """A temporary file name next to ``target`` (same file system: the final rename is atomic), removed at the end
+    whatever happens; an OSError inside becomes a BackupError starting with ``failure``."""
+    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        yield temp
+    except OSError as exc:
+        raise BackupError(f"{failure}: {exc.strerror or exc}") from exc
+    finally:
+        _remove(temp)
 
 
 def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
@@ -176,18 +185,13 @@ def backup_database(db: str | Path, target: str | Path, *, keep: int | None = No
         # Within one second, a counter that sorts after every earlier backup (rotation keeps the newest).
         target = directory / (f"{db.stem}-{stamp}-{max(counters) + 1}.db" if counters else f"{db.stem}-{stamp}.db")
     _destination_ok(target, db, "the backup would overwrite the database itself; choose another path")
-    temp = _temp_beside(target)
-    try:
+    with _temp_beside(target, f"cannot write the backup to {target}") as temp:
         # Not read-only: a WAL database is read through its -shm index, which a read-only handle may not create.
         _snapshot(db, temp, read_only=False, failed=lambda exc: f"the backup of {db} failed: {exc}")
         info = verify(temp, what="the backup copy")
         _fsync_file(temp)
         os.replace(temp, target)
         _fsync_dir(target.parent)
-    except OSError as exc:
-        raise BackupError(f"cannot write the backup to {target}: {exc.strerror or exc}") from exc
-    finally:
-        _remove(temp)
     info.path = target
     if directory is not None and keep is not None:
         dated = []
@@ -244,9 +248,8 @@ def restore_database(source: str | Path, db: str | Path) -> BackupInfo:
     if not source.is_file():
         raise BackupError(f"no backup file at {source}")
     _destination_ok(db, source, "that is the live database itself; give the path of a backup")
-    temp = _temp_beside(db)
     previous: Path | None = None
-    try:
+    with _temp_beside(db, f"cannot restore into {db}") as temp:
         # Work on a copy beside the live file: the backup itself is never changed, and the final rename is atomic.
         _snapshot(source, temp, read_only=True, failed=lambda exc: f"{source} is not a usable Crosscheck database ({exc})")
         info = verify(temp, what=str(source))
@@ -278,10 +281,6 @@ def restore_database(source: str | Path, db: str | Path) -> BackupInfo:
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()  # belonged to the old file (empty after the checkpoint)
         _fsync_dir(db.parent)
-    except OSError as exc:
-        raise BackupError(f"cannot restore into {db}: {exc.strerror or exc}") from exc
-    finally:
-        _remove(temp)
     info.path = db
     info.previous = previous
     info.bytes = db.stat().st_size
