@@ -778,17 +778,18 @@ class Matcher:
             # Gate first: a story with core entities needs enough of them named; the rest is not worth scoring.
             if len(set(q.entities.get(story_id, {})) & st.core) < min(len(st.core), 2):
                 continue
+            # The closest row (title, lines, then passages at 0.85): one extractOne per kind reads the query once.
             best_text, lexical, close = "", 0.0, 0.0
-            for kind, t in cand.rows():
-                if not t:
+            for rows, factor in (([cand.title, *cand.lines], 1.0), (cand.passages, 0.85)):
+                rows = [t for t in rows if t]
+                if not rows:
                     continue
-                tn = _normalized(t)
-                r = fuzz.token_set_ratio(q.text, tn, processor=None)
-                if kind == "passage":
-                    r *= 0.85
-                if r > lexical:
-                    lexical, best_text = r, t
-                    close = fuzz.token_sort_ratio(q.text, tn, processor=None)
+                _tn, r, i = process.extractOne(q.text, [_normalized(t) for t in rows], scorer=fuzz.token_set_ratio,
+                                               processor=None)
+                if r * factor > lexical:
+                    lexical, best_text = r * factor, rows[i]
+            if best_text:
+                close = fuzz.token_sort_ratio(q.text, _normalized(best_text), processor=None)
             hit = self._judge(q, st, qstems, lexical, close, cand.bm25 / max_bm25, best_text)
             if hit:
                 judged[story_id] = hit
