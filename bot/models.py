@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from bot.text import clean_text
 
@@ -145,7 +145,6 @@ class Outlet(Model):
     type: OutletType = OutletType.unknown
     rating: OutletRating | None = None
 
-
     @field_validator("domains")
     @classmethod
     def _norm_domains(cls, v: list[str]) -> list[str]:
@@ -179,7 +178,6 @@ class Entity(Model):
     #: Core entities are the ones a message must name for the story to match (see bot/matching.py).
     core: bool = True
 
-
     @field_validator("aliases")
     @classmethod
     def _limit_aliases(cls, v: list[str]) -> list[str]:
@@ -209,7 +207,6 @@ class Position(Model):
     status: PositionStatus = PositionStatus.accepted
 
 
-
 class QuestionKind(StrEnum):
     date = "date"
     place = "place"
@@ -228,7 +225,6 @@ class Question(Model):
     positions: list[Position] = Field(default_factory=list)
 
 
-
 class Story(Model):
     id: SlugId
     title: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE)]
@@ -241,7 +237,6 @@ class Story(Model):
     questions: list[Question] = Field(default_factory=list)
     #: None: the global corpus; otherwise the Discord server (guild) id that owns the story.
     guild_id: int | None = None
-
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Story:
@@ -269,11 +264,13 @@ class Article(Model):
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ARTICLE_TEXT)]
     guild_id: int | None = None
 
-
     @field_validator("text", "title")
     @classmethod
-    def _clean_text(cls, v: str) -> str:
-        return clean_text(v, keep_newlines=True, nfkc=False).strip()
+    def _clean_text(cls, v: str, info: ValidationInfo) -> str:
+        v = clean_text(v, keep_newlines=True, nfkc=False).strip()
+        if not v and info.field_name == "text":  # e.g. only zero-width characters: the reader would refuse it later
+            raise ValueError("is empty after removing control characters")
+        return v
 
     @field_validator("url")
     @classmethod
@@ -307,7 +304,6 @@ class Claim(Model):
     review_url: Annotated[str, StringConstraints(max_length=2_000)] | None = None
     review_date: date | None = None
     guild_id: int | None = None
-
 
     @field_validator("text")
     @classmethod

@@ -20,6 +20,7 @@ from bot.matching import Hit, MatchResult
 from bot.models import RATING_FIELDS
 from bot.render import COLOR_NONE, COLOR_OK, EmbedBuilder, clip, inert, match_pages
 from bot.report import Confidence, Report
+from bot.text import clean_text
 from cogs.common import NotRelevantButton, choices, send_answer, send_report
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ CHECK_PER = 60.0
 MAX_PREVIEW_CHARS = 2_000
 #: Stories scanned for an outlet's articles in /outlet.
 OUTLET_STORIES = 50
+#: The longest name /story and /outlet look up (titles hold at most 300 characters).
+MAX_NAME_CHARS = 300
 
 
 class UserCooldown:
@@ -231,8 +234,8 @@ class Checking(commands.Cog):
     async def story(self, interaction: discord.Interaction, story: str) -> None:
         guild = interaction.guild_id
 
-        async def closest() -> list[str]:
-            return [sid for sid, _ in await self.bot.corpus.read(self.bot.checker.reader.search_stories, story, guild, 1)]
+        async def closest(name: str) -> list[str]:
+            return [sid for sid, _ in await self.bot.corpus.read(self.bot.checker.reader.search_stories, name, guild, 1)]
 
         report = await self._lookup(_story_report, story, guild, closest, "story")
         pages = story_pages(report)
@@ -253,14 +256,19 @@ class Checking(commands.Cog):
         build: Callable[[CrosscheckBot, str, int | None], Any],
         typed: str,
         guild: int | None,
-        closest: Callable[[], Awaitable[list[str]]],
+        closest: Callable[[str], Awaitable[list[str]]],
         what: str,
     ) -> Any:
         """``build(bot, id, guild)`` (in a worker thread) for the id the member typed or picked, else for the
-        ``closest`` match by name; a UserError when neither is there."""
+        ``closest`` match by name; a UserError when neither is there, or nothing (or a paste) was typed."""
+        typed = clean_text(typed).strip()
+        if not typed:
+            raise UserError(f"Name the {what}: pick one from the list as you type.")
+        if len(typed) > MAX_NAME_CHARS:
+            raise UserError(f"That is {len(typed):,} characters: too long for a name. Pick the {what} from the list as you type.")
         found = await self.bot.corpus.read(build, self.bot, typed, guild)
         if found is None:
-            ids = await closest()
+            ids = await closest(typed)
             if ids:
                 found = await self.bot.corpus.read(build, self.bot, ids[0], guild)
         if found is None:
@@ -274,8 +282,8 @@ class Checking(commands.Cog):
     async def outlet(self, interaction: discord.Interaction, outlet: str) -> None:
         guild = interaction.guild_id
 
-        async def closest() -> list[str]:
-            return [oid for oid, name in await self._outlets(guild) if outlet.lower() in name.lower()]
+        async def closest(typed: str) -> list[str]:
+            return [oid for oid, name in await self._outlets(guild) if typed.lower() in name.lower()]
 
         pages = await self._lookup(_outlet_pages, outlet, guild, closest, "outlet")
         await send_answer(interaction, pages, ephemeral=await self._ephemeral_default(interaction), query=f"/outlet {outlet}")

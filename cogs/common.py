@@ -15,6 +15,7 @@ import discord
 
 from bot.app import VIEW_TIMEOUT, LiveViews, report_error, send_ephemeral, send_private
 from bot.render import check_embed_limits, clip, inert, no_match_embed, report_pages
+from bot.text import clean_text
 
 if TYPE_CHECKING:
     from bot.app import CrosscheckBot
@@ -276,7 +277,7 @@ async def send_report(
 
 def code(text: str | None, limit: int = 120) -> str:
     """An id or other literal shown as inline code (nothing inside renders, and it cannot break out)."""
-    text = " ".join((text or "").split()).replace("`", "ˋ")
+    text = " ".join(clean_text(text or "", nfkc=False).split()).replace("`", "ˋ")
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return f"`{text or ' '}`"

@@ -50,6 +50,7 @@ from bot.models import (
     slugify,
 )
 from bot.render import COLOR_OK, EmbedBuilder
+from bot.text import clean_text
 from bot.urls import canonicalize_url, registered_domain
 from bot.versions import suggest_positions
 from cogs.common import OwnedView, choices, code, plain
@@ -711,9 +712,9 @@ class CorpusAdmin(commands.Cog):
         name = field.value
         entry = None
         if not clear:
+            value = clean_text(value or "").strip()  # nothing but invisible characters is no rating
             if not value:
                 raise UserError("value: give the rating, or set clear to remove it.")
-            value = value.strip()
             if name == "factual_record" and value not in FACTUAL_RECORD_VALUES:
                 raise UserError(f"factual record: one of {', '.join(FACTUAL_RECORD_VALUES)}")
             if name == "outlet_type" and value not in {t.value for t in OutletType}:

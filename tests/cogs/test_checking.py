@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.app import CrosscheckBot
@@ -125,6 +127,41 @@ async def test_buttons_are_disabled_when_the_view_times_out(fake: FakeDiscord):
     await view.on_timeout()
     edit = fake.last("edit")
     assert edit.buttons and all(b["disabled"] for b in edit.buttons)
+
+
+async def test_live_answers_are_bounded_the_oldest_ends_as_on_a_timeout(bot: CrosscheckBot, fake: FakeDiscord):
+    bot.live_views.limit = 2
+    answers, views = [], []
+    for _ in range(2):
+        answers.append(await fake.cmd("check", {"claim": MATCHING_CLAIM}, user=MEMBER))
+        views.append(fake.view_of(answers[-1].message_id))
+    assert len(bot.live_views) == 2 and all(v in bot.live_views for v in views)
+    fake.clear()
+    answers.append(await fake.cmd("check", {"claim": MATCHING_CLAIM}, user=MEMBER))
+    views.append(fake.view_of(answers[-1].message_id))
+    await asyncio.gather(*bot.live_views._ending)
+    # The oldest answer stopped: out of discord.py's view store (its pages can be freed), its buttons disabled.
+    assert views[0].is_finished() and views[0] not in bot.live_views
+    assert answers[0].message_id not in fake.state._view_store._synced_message_views
+    edit = fake.last("edit")
+    assert edit.buttons and all(b["disabled"] for b in edit.buttons)
+    assert len(bot.live_views) == 2 and not views[1].is_finished() and not views[2].is_finished()
+    # The newer ones still page.
+    await fake.press(answers[2].message_id, answers[2].button("Next")["custom_id"], user=MEMBER)
+    assert "page 2/2" in fake.last("update").embeds[0].footer.text
+
+
+async def test_live_answers_expire_by_age_and_forget_views_that_timed_out(bot: CrosscheckBot, fake: FakeDiscord):
+    clock = FakeClock()
+    bot.live_views.clock = clock
+    first = fake.view_of((await fake.cmd("check", {"claim": MATCHING_CLAIM}, user=MEMBER)).message_id)
+    second = fake.view_of((await fake.cmd("check", {"claim": MATCHING_CLAIM}, user=MEMBER)).message_id)
+    await second.on_timeout()  # discord.py's timeout: the view forgets itself at once
+    assert second not in bot.live_views and len(bot.live_views) == 1
+    clock.advance(bot.live_views.ttl + 1)
+    await fake.cmd("check", {"claim": MATCHING_CLAIM}, user=MEMBER)
+    await asyncio.gather(*bot.live_views._ending)
+    assert first.is_finished() and first not in bot.live_views and len(bot.live_views) == 1
 
 
 async def test_not_relevant_records_feedback_once_per_user(bot: CrosscheckBot, fake: FakeDiscord):
