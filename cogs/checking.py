@@ -109,28 +109,31 @@ def story_pages(report: Report) -> list[dict[str, Any]]:
     return pages
 
 
-def _rating_lines(rating: Any) -> list[tuple[str, str]]:
-    out = []
-    if rating is None:
-        return out
-    for name in RATING_FIELDS:
-        entry = getattr(rating, name)
-        if entry is None:
-            continue
-        bits = [f"**{inert(entry.value)}**"]
-        if entry.basis:
-            bits.append(inert(clip(entry.basis, 400)))
+def _entry_text(entry: Any, *, sourced: bool = True) -> str:
+    """A rating entry's value and basis; with ``sourced``, also its evidence link and who set it when."""
+    bits = [f"**{inert(entry.value)}**"]
+    if entry.basis:
+        bits.append(inert(clip(entry.basis, 400)))
+    if sourced:
         if entry.evidence_url:
             bits.append(inert(entry.evidence_url))
         who = " · ".join(x for x in (inert(entry.set_by or ""), entry.set_at.date().isoformat() if entry.set_at else "") if x)
         if who:
             bits.append(f"_{who}_")
-        out.append((name.replace("_", " ").capitalize(), "\n".join(bits)))
-    for flag, entry in rating.flags.items():
-        bits = [f"**{inert(entry.value)}**"]
-        if entry.basis:
-            bits.append(inert(clip(entry.basis, 400)))
-        out.append((f"Flag: {flag.value.replace('_', ' ')}", "\n".join(bits)))
+    return "\n".join(bits)
+
+
+def _rating_lines(rating: Any) -> list[tuple[str, str]]:
+    if rating is None:
+        return []
+    out = [
+        (name.replace("_", " ").capitalize(), _entry_text(getattr(rating, name)))
+        for name in RATING_FIELDS
+        if getattr(rating, name) is not None
+    ]
+    out.extend(
+        (f"Flag: {flag.value.replace('_', ' ')}", _entry_text(entry, sourced=False)) for flag, entry in rating.flags.items()
+    )
     return out
 
 
