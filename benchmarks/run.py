@@ -80,25 +80,12 @@ def _schema_tag() -> str:
     return f"g{GENERATOR_VERSION}-s{schema_version()}"
 
 
-def prepare(n: int, n_queries: int, log=print) -> Path:
-    """The cached folder for ``n`` stories: corpus.db (imported through Corpus.apply), queries.json, import.json."""
-    from benchmarks.synth import generate, queries
+def import_stories(db: Path, gen: list, stats: dict, log=print) -> None:
+    """Import synthetic stories into ``db`` as the CLI imports files: their outlets first, then files of 1,000
+    stories, each one ``Corpus.apply`` (one audited transaction).  Adds counts and the time spent to ``stats``."""
     from bot.models import Article, Claim, CorpusFile, Entity, Outlet, Story
     from storage.corpus import Actor, Corpus
 
-    folder = CACHE / f"synth-{n}-{_schema_tag()}"
-    if (folder / "import.json").exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    db = folder / "corpus.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    log(f"generating and importing {n:,} stories into {db} ...")
-    stories = []
-    t_gen = time.perf_counter()
-    gen = list(generate(n))
-    t_gen = time.perf_counter() - t_gen
-    stats = {"stories": 0, "claims": 0, "articles": 0, "validate_s": 0.0, "apply_s": 0.0, "generate_s": t_gen}
     outlets = sorted({a["outlet"] for s in gen for a in s.articles})
 
     async def go() -> None:
@@ -132,6 +119,25 @@ def prepare(n: int, n_queries: int, log=print) -> Path:
             await corpus.close()
 
     asyncio.run(go())
+
+
+def prepare(n: int, n_queries: int, log=print) -> Path:
+    """The cached folder for ``n`` stories: corpus.db (imported through Corpus.apply), queries.json, import.json."""
+    from benchmarks.synth import generate, queries
+
+    folder = CACHE / f"synth-{n}-{_schema_tag()}"
+    if (folder / "import.json").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "corpus.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    log(f"generating and importing {n:,} stories into {db} ...")
+    t_gen = time.perf_counter()
+    gen = list(generate(n))
+    t_gen = time.perf_counter() - t_gen
+    stats = {"stories": 0, "claims": 0, "articles": 0, "validate_s": 0.0, "apply_s": 0.0, "generate_s": t_gen}
+    import_stories(db, gen, stats, log)
     con = sqlite3.connect(db)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -143,6 +149,42 @@ def prepare(n: int, n_queries: int, log=print) -> Path:
     log(f"  imported: {stats['articles']:,} articles in {stats['apply_s']:.1f} s "
         f"({stats['articles'] / stats['apply_s']:,.0f}/s), db {stats['db_bytes'] / 2**20:,.0f} MiB")
     return folder
+
+
+def import_only(n: int, into: Path | None = None, profile: Path | None = None, log=print) -> dict:
+    """Import speed alone: ``n`` synthetic stories imported as ``prepare`` does, into a fresh database, or with
+    ``into`` into a copy of that database (stories with other ids, so an import into a large corpus is measured).
+    The copy lives in a temporary folder beside the cache and is deleted afterwards."""
+    import shutil
+    import tempfile
+
+    from benchmarks.synth import generate
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE, prefix="import-") as tmp:
+        db = Path(tmp) / "corpus.db"
+        if into is not None:
+            t0 = time.perf_counter()
+            for suffix in ("", "-wal"):
+                if Path(f"{into}{suffix}").exists():
+                    shutil.copyfile(f"{into}{suffix}", f"{db}{suffix}")
+            log(f"copied {into} in {time.perf_counter() - t0:.1f} s")
+        gen = list(generate(n, seed=99, prefix="x") if into is not None else generate(n))
+        stats = {"stories": 0, "claims": 0, "articles": 0, "validate_s": 0.0, "apply_s": 0.0}
+        if profile is not None:
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
+            import_stories(db, gen, stats, log)
+            prof.disable()
+            prof.dump_stats(profile)
+        else:
+            import_stories(db, gen, stats, log)
+    stats["articles_per_s"] = stats["articles"] / stats["apply_s"]
+    log(f"import of {n:,} stories{f' into a copy of {into}' if into else ''}: {stats['articles']:,} articles in "
+        f"{stats['apply_s']:.2f} s through Corpus.apply = {stats['articles_per_s']:,.0f} articles/s")
+    return stats
 
 
 # -- one system in its own process -----------------------------------------------------------------------------------
@@ -426,7 +468,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--child")
     ap.add_argument("--folder", type=Path)
     ap.add_argument("--limit", type=int, default=200)
+    ap.add_argument("--import-only", action="store_true",
+                    help="measure import alone: each of --scales imported into a fresh database (nothing cached)")
+    ap.add_argument("--import-into", type=Path, metavar="DB",
+                    help="with --import-only: import into a copy of DB (e.g. the cached 100k corpus) instead")
+    ap.add_argument("--profile", type=Path, metavar="FILE", help="with --import-only: cProfile stats to FILE")
     args = ap.parse_args(argv)
+    if args.import_only:
+        for n in args.scales:
+            import_only(n, args.import_into, args.profile)
+        return 0
     if args.child:
         qs = json.loads((args.folder / "queries.json").read_text())
         if args.child in ("crosscheck", "crosscheck-fresh"):

@@ -134,7 +134,7 @@ class Generator:
             words.insert(rng.randint(3, len(words)), topic[1])
         return " ".join(words)
 
-    def story(self, i: int, prev: SynthStory | None) -> SynthStory:
+    def story(self, i: int, prev: SynthStory | None, prefix: str = "s") -> SynthStory:
         rng = self.rng
         plain = i % 5 == 4
         if prev and i % 4 == 1 and prev.entities:  # same entities, another topic: the hard negative
@@ -152,7 +152,7 @@ class Generator:
             subj = " and ".join(rng.sample(names, min(len(names), 2))) if names else self._noun()
             claims.append(self._sentence(subj, topic, rng.randint(5, 14)).capitalize()[:400])
         title = f"{' and '.join(names[:2])} {rng.choice(VERBS)} {rng.choice(ADJS)} {topic[0]} {topic[1]}"
-        st = SynthStory(f"s{i:07d}", title[:200], [] if plain else entities, topic, claims)
+        st = SynthStory(f"{prefix}{i:07d}", title[:200], [] if plain else entities, topic, claims)
         for j in range(rng.randint(3, 5)):
             paras = []
             for _ in range(rng.randint(3, 6)):
@@ -168,11 +168,13 @@ class Generator:
         return st
 
 
-def generate(n_stories: int, seed: int = 7) -> Iterator[SynthStory]:
+def generate(n_stories: int, seed: int = 7, prefix: str = "s") -> Iterator[SynthStory]:
+    """``n_stories`` stories with ids ``{prefix}0000000`` ...; another prefix (and seed) makes stories that can be
+    imported on top of a corpus generated with the defaults (benchmarks/run.py --import-into)."""
     gen = Generator(seed)
     prev = None
     for i in range(n_stories):
-        prev = gen.story(i, prev)
+        prev = gen.story(i, prev, prefix)
         yield prev
 
 

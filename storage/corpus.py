@@ -158,8 +158,45 @@ _OUTLET_SCOPE: list[tuple[str, str]] = [
     ("outlet_ratings", "outlet_id = :s AND guild_id = :g"),
 ]
 _SCOPES = {"story": _STORY_SCOPE, "outlet": _OUTLET_SCOPE}
+# The same scopes for many targets in one query per table (``:ids``: a JSON array of target ids): each row comes with
+# its target as the first column ``_k``.  ``Corpus._snapshots`` uses these; they select exactly the rows the
+# per-target conditions above select (tests/test_storage.py compares them).
+_IDS = "(SELECT value FROM json_each(:ids))"
+_BATCH: dict[str, list[tuple[str, str]]] = {
+    "story": [
+        ("stories", f"SELECT id AS _k, * FROM stories WHERE guild_id = :g AND id IN {_IDS}"),
+        ("entities", f"SELECT e.story_id AS _k, e.* FROM entities e JOIN stories s ON s.id = e.story_id "
+                     f"WHERE s.guild_id = :g AND e.story_id IN {_IDS}"),
+        ("articles", f"SELECT story_id AS _k, * FROM articles WHERE guild_id = :g AND story_id IN {_IDS}"),
+        ("claims", f"SELECT story_id AS _k, * FROM claims WHERE guild_id = :g AND story_id IN {_IDS}"),
+        ("claim_articles", f"SELECT c.story_id AS _k, ca.* FROM claim_articles ca JOIN claims c ON c.id = ca.claim_id "
+                           f"WHERE c.guild_id = :g AND c.story_id IN {_IDS}"),
+        ("questions", f"SELECT story_id AS _k, * FROM questions WHERE guild_id = :g AND story_id IN {_IDS}"),
+        ("positions", f"SELECT q.story_id AS _k, p.* FROM positions p JOIN questions q ON q.id = p.question_id "
+                      f"WHERE p.guild_id = :g AND q.story_id IN {_IDS}"),
+        ("hidden_stories", f"SELECT story_id AS _k, * FROM hidden_stories WHERE guild_id = :g AND story_id IN {_IDS}"),
+    ],
+    "outlet": [
+        ("outlets", f"SELECT id AS _k, * FROM outlets WHERE guild_id = :g AND id IN {_IDS}"),
+        ("outlet_domains", f"SELECT outlet_id AS _k, * FROM outlet_domains WHERE guild_id = :g AND outlet_id IN {_IDS}"),
+        ("outlet_ratings", f"SELECT outlet_id AS _k, * FROM outlet_ratings WHERE guild_id = :g AND outlet_id IN {_IDS}"),
+    ],
+}
 #: Scoped tables keyed by ``id`` whose rows other rows reference (restored in place, see ``Corpus._restore``).
 _KEYED = frozenset({"articles", "claims", "questions", "positions"})
+
+
+#: ``search`` rows and their ``search_rows`` entries from a JSON array of [text, kind, ref_id, story_id, guild_id],
+#: with rowids from ``:base`` + 1 on.
+_INSERT_SEARCH = (
+    "INSERT INTO search (rowid, text, kind, ref_id, story_id, guild_id) "
+    "SELECT :base + 1 + key, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+    "json_extract(value, '$[3]'), json_extract(value, '$[4]') FROM json_each(:rows)"
+)
+_INSERT_SEARCH_ROWS = (
+    "INSERT INTO search_rows (fts, row, story_id) "
+    "SELECT 'search', :base + 1 + key, json_extract(value, '$[3]') FROM json_each(:rows)"
+)
 
 
 class Corpus:
@@ -297,10 +334,19 @@ class Corpus:
         return cur.lastrowid
 
     async def _snapshots(self, targets: Iterable[tuple[str, str]], guild: int) -> list[dict[str, Any]]:
-        out = []
-        for kind, target in dict.fromkeys(targets):
-            out.append({"kind": kind, "id": target, "guild": guild, "rows": await self._snapshot(kind, target, guild)})
-        return out
+        """Snapshots of many targets (("story" | "outlet", id)), in order, as ``_snapshot`` makes them one by one,
+        with one query per table for all of them."""
+        targets = list(dict.fromkeys(targets))
+        snaps = {t: {"kind": t[0], "id": t[1], "guild": guild, "rows": {table: [] for table, _ in _SCOPES[t[0]]}}
+                 for t in targets}
+        for kind in dict.fromkeys(k for k, _ in targets):
+            ids = json.dumps([t for k, t in targets if k == kind])
+            for table, sql in _BATCH[kind]:
+                async with self.conn.execute(sql, {"ids": ids, "g": guild}) as cur:
+                    names = [d[0] for d in cur.description][1:]
+                    for r in await cur.fetchall():
+                        snaps[(kind, r[0])]["rows"][table].append(dict(zip(names, tuple(r)[1:])))
+        return [snaps[t] for t in targets]
 
     # -- full-text index ------------------------------------------------------------------------------------------
 
@@ -313,7 +359,7 @@ class Corpus:
             return int(rows[0][0]) if rows else 0
 
         ids = list(dict.fromkeys(story_ids))
-        for chunk in _chunks(ids):
+        for chunk in _chunks(ids, 1000):  # large chunks: each is one insert per index, overlapped with its stems
             marks = ",".join("?" * len(chunk))
             for fts in ("search", "search_story"):
                 await self.conn.execute(
@@ -345,24 +391,23 @@ class Corpus:
                     doc(r[1], r[2])[1].append(r[3])
                 for p in passages(r[4]):
                     rows.append((p, "passage", r[0], r[1], r[2]))
-            pending = None
+            pending = []
             if rows:
                 base = await last_rowid("search")
-                # SQLite tokenises the rows on the connection's thread (without the GIL) while the stems of the
-                # story rows are computed here: two cores, one import.
-                pending = asyncio.ensure_future(self.conn.executemany(
-                    "INSERT INTO search (rowid, text, kind, ref_id, story_id, guild_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(base + i, *row) for i, row in enumerate(rows, start=1)],
-                ))
+                # One statement per table for all the rows (from a JSON array): SQLite tokenises them in a single
+                # step on the connection's thread, without taking Python's GIL back per row, while the stems of the
+                # story rows are computed in a worker thread.  (Row by row, the two threads fought over the GIL and
+                # the inserts took three times as long.)
+                payload = json.dumps(rows, ensure_ascii=False)
+                pending = [asyncio.ensure_future(self.conn.execute(sql, {"base": base, "rows": payload}))
+                           for sql in (_INSERT_SEARCH, _INSERT_SEARCH_ROWS)]
                 await asyncio.sleep(0)
             # Stemming is CPU work: a worker thread does it, so a large import never stalls the event loop.
-            story_rows = await asyncio.to_thread(_story_rows, docs)
-            if pending is not None:
-                await pending
-                await self.conn.executemany(
-                    "INSERT INTO search_rows (fts, row, story_id) VALUES ('search', ?, ?)",
-                    [(base + i, row[3]) for i, row in enumerate(rows, start=1)],
-                )
+            try:
+                story_rows = await asyncio.to_thread(_story_rows, docs)
+            finally:
+                for fut in pending:  # never leave a statement of this transaction running unawaited
+                    await fut
             if story_rows:
                 base = await last_rowid("search_story")
                 await self.conn.executemany(
@@ -395,8 +440,8 @@ class Corpus:
             } | set(attached)
             before: list[dict[str, Any]] = []
             if audit:
-                existing = set(await self._owners("stories", [s.id for s in file.stories]))
-                existing |= {a.story for a in file.articles} | {c.story for c in file.claims} | set(attached)
+                # Snapshots of the stories that exist (this server's, or global ones it attaches records to).
+                existing = set(await self._owners("stories", sorted(touched_stories)))
                 before += await self._snapshots((("story", s) for s in sorted(existing)), guild)
                 # Stories new in this file need no snapshot: an empty one means "did not exist" on undo.
                 before += [

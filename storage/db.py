@@ -22,6 +22,7 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+WRITE_CACHE_KIB = 65_536  # page cache of the write connection (64 MiB, as each reader's)
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -145,6 +146,9 @@ async def connect_async(path: str | Path, *, check: str = "quick") -> aiosqlite.
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA synchronous = FULL")
         await conn.execute("PRAGMA temp_store = MEMORY")
+        # The writer touches the indexes of a large file at random (ids, story ids, the full-text segments): with
+        # SQLite's default 2 MB cache an import re-reads the same pages again and again.  Same cache as a reader.
+        await conn.execute(f"PRAGMA cache_size = {-WRITE_CACHE_KIB}")
     except BaseException:
         await conn.close()
         raise

@@ -303,3 +303,104 @@ async def test_merge_positions_is_one_undoable_change(corpus: Corpus, db_path) -
     assert [p.id for p in story_q.positions] == ["p1"]
     assert (await corpus.undo(A)).action == "merge"
     assert table_dump(db_path) == before
+
+
+def index_problems(path) -> list[str]:
+    """What is wrong with the full-text index of the file at ``path``: every story's rows in ``search`` and
+    ``search_story`` must be exactly what its rows say (and nothing else), and ``search_rows`` must map exactly them."""
+    conn = sqlite3.connect(path)
+    try:
+        expected: set[tuple] = set()
+        bodies: dict[tuple[str, int], list[str]] = {}
+        titles: dict[tuple[str, int], str] = {}
+        for sid, g, title, summary in conn.execute("SELECT id, guild_id, title, summary FROM stories"):
+            expected.add((title, "story", sid, sid, g))
+            titles[(sid, g)] = title
+            bodies.setdefault((sid, g), [])
+            if summary:
+                expected.add((summary, "summary", sid, sid, g))
+                bodies[(sid, g)].append(summary)
+        for cid, sid, g, text in conn.execute("SELECT id, story_id, guild_id, text FROM claims"):
+            expected.add((text, "claim", cid, sid, g))
+            bodies.setdefault((sid, g), []).append(text)
+        for aid, sid, g, title, text in conn.execute("SELECT id, story_id, guild_id, title, text FROM articles"):
+            if title:
+                expected.add((title, "title", aid, sid, g))
+                bodies.setdefault((sid, g), []).append(title)
+            expected |= {(p, "passage", aid, sid, g) for p in passages(text)}
+        rows = conn.execute("SELECT text, kind, ref_id, story_id, guild_id FROM search").fetchall()
+        problems = []
+        if len(rows) != len(set(rows)) or set(rows) != expected:
+            problems.append(f"search: {len(set(rows) - expected)} unexpected, {len(expected - set(rows))} missing rows")
+        story_rows = {(r[3], r[4]): r for r in conn.execute("SELECT title, body, terms, story_id, guild_id FROM search_story")}
+        if set(story_rows) != set(bodies):
+            problems.append(f"search_story: rows for {sorted(set(story_rows) ^ set(bodies))}")
+        for key, (title, body, terms, _s, _g) in story_rows.items():
+            if sorted(body.split("\n")) != sorted(" ".join(x.split()) for x in bodies.get(key, [])) or \
+                    title != titles.get(key, "") or len(terms.split("\n")) != len(body.split("\n")):
+                problems.append(f"search_story: {key} differs")
+        for fts in ("search", "search_story"):
+            mapped = conn.execute(f"SELECT row, story_id FROM search_rows WHERE fts = '{fts}' ORDER BY row").fetchall()
+            actual = conn.execute(f"SELECT rowid, story_id FROM {fts} ORDER BY rowid").fetchall()
+            if mapped != actual:
+                problems.append(f"search_rows does not map {fts} exactly")
+        return problems
+    finally:
+        conn.close()
+
+
+async def test_batched_snapshots_equal_one_by_one(corpus: Corpus) -> None:
+    """Audit snapshots of many targets are taken with one query per table: they must equal the per-target ones."""
+    await corpus.apply(small_file("a"), A)
+    await corpus.apply(small_file("b"), B)
+    extra = CorpusFile(
+        articles=[Article(id="a-extra", story=SEED_STORY, outlet="a-outlet", title="Extra", text="More on it.")],
+        claims=[Claim(id="a-c2", story=SEED_STORY, text="A server's claim.", articles=["a-extra", "a-a1"])],
+    )
+    await corpus.apply(extra, A)
+    q = Question(id="a-q", text="When?", kind="date", positions=[Position(id="a-p", statement="Monday", articles=["a-a1"])])
+    await corpus.upsert_question(SEED_STORY, q, A)
+    await corpus.upsert_position("where-signed", Position(id="a-p2", statement="Unclear"), A)
+    await corpus.hide_story("b-story", False, B)
+    targets = [("story", SEED_STORY), ("story", "a-story"), ("story", "b-story"), ("story", "no-such-story"),
+               ("outlet", "a-outlet"), ("outlet", "kabul-dispatch"), ("story", "a-story")]
+    await corpus.rate_outlet("kabul-dispatch", "factual_record", RatingEntry(value="high"), A)
+    for guild in (0, A.guild_id, B.guild_id):
+        batched = await corpus._snapshots(targets, guild)
+        one_by_one = [{"kind": k, "id": t, "guild": guild, "rows": await corpus._snapshot(k, t, guild)}
+                      for k, t in dict.fromkeys(targets)]
+        assert len(batched) == 6
+        for b, o in zip(batched, one_by_one, strict=True):
+            assert {t: sorted(map(repr, rows)) for t, rows in b["rows"].items()} == \
+                {t: sorted(map(repr, rows)) for t, rows in o["rows"].items()}
+            assert (b["kind"], b["id"], b["guild"]) == (o["kind"], o["id"], o["guild"])
+    snap = (await corpus._snapshots([("story", SEED_STORY)], A.guild_id))[0]["rows"]
+    assert {r["id"] for r in snap["claims"]} == {"a-c2"} and len(snap["claim_articles"]) == 2
+    assert {r["id"] for r in snap["positions"]} == {"a-p", "a-p2"} and snap["stories"] == []
+
+
+async def test_full_text_index_matches_the_rows_after_imports_edits_and_undo(corpus: Corpus, db_path) -> None:
+    assert index_problems(db_path) == []
+    big = CorpusFile(
+        outlets=[Outlet(id="o", name="O", domains=["o.example"])],
+        stories=[Story(id=f"st{i}", title=f"Story {i} about tariffs", summary="A summary." if i % 2 else "")
+                 for i in range(30)],
+        articles=[Article(id=f"st{i}-a{j}", story=f"st{i}", outlet="o", title=f"Title {i} {j}" if j else "",
+                          text="\n\n".join(f"Paragraph {k} of article {i}/{j} " + "word " * 90 for k in range(4)))
+                  for i in range(30) for j in range(3)],
+        claims=[Claim(id=f"st{i}-c{k}", story=f"st{i}", text=f"Claim {k} of story {i} ’quoted’ é", articles=[f"st{i}-a0"])
+                for i in range(30) for k in range(5)],
+    )
+    await corpus.apply(big, OWNER)
+    assert index_problems(db_path) == []
+    # A server attaches to global stories; the owner re-imports an edited file over them.
+    await corpus.apply(CorpusFile(claims=[Claim(id="a-c", story="st1", text="A server's own claim")]), A)
+    edited = big.model_copy(update={"claims": big.claims[::2], "articles": big.articles[:40]})
+    await corpus.apply(edited, OWNER)
+    assert index_problems(db_path) == []
+    await corpus.remove("article", "st2-a1", OWNER)
+    await corpus.remove("story", "st3", OWNER)
+    assert index_problems(db_path) == []
+    for _ in range(3):
+        await corpus.undo(OWNER)
+        assert index_problems(db_path) == []
