@@ -107,8 +107,13 @@ BM25_B = 0.75
 #: Candidate generation: the rarest query terms (at most this many) in one OR query over the story-level index ...
 MAX_FTS_TERMS = 24
 #: ... leaving out terms in more than this share of stories (they cost the most and tell the least) while at least
-#: MIN_FTS_TERMS rarer ones remain.
+#: MIN_FTS_TERMS rarer ones remain ...
 MAX_DF_SHARE = 0.05
+#: ... and in a large corpus, terms in more than this many stories or this share of them, whichever is more: the
+#: index reads and scores every story holding a term, so a term's cost grows with the corpus while what it tells
+#: does not (at 100k stories, 5% is 5,000 stories per term; the cap keeps 1,000).
+MAX_DF_STORIES = 500
+MAX_DF_SHARE_LARGE = 0.01
 MIN_FTS_TERMS = 3
 #: BM25 weight of a story's title against its other lines (claims, summary, article titles).
 TITLE_WEIGHT = 1.0
@@ -476,29 +481,48 @@ class _Query:
 
 @dataclass(slots=True)
 class _Cand:
-    """A candidate story's text as the server sees it: title, lines (summary, claims, article titles) with stems."""
+    """A candidate story's text as the server sees it: title, lines (summary, claims, article titles) with stems.
+
+    The lines are split and their stems parsed on first use: most candidates of a large corpus are stories with
+    entities that fail the entity gate, and are never read further.
+    """
 
     bm25: float = 0.0
     title: str = ""
-    lines: list[str] = field(default_factory=list)
-    terms: list[frozenset[str]] = field(default_factory=list)
+    bodies: list[tuple[str, str]] = field(default_factory=list)  # (body, its stems) of each index row
     passages: list[str] = field(default_factory=list)
+    _lines: list[str] | None = None
+    _line_terms: list[frozenset[str]] | None = None
 
     def add(self, doc: StoryDoc) -> None:
         self.bm25 += doc.bm25
         if doc.title:
             self.title = doc.title
         if doc.body:
-            lines = doc.body.split("\n")
-            terms = doc.terms.split("\n") if doc.terms else []
-            if len(terms) == len(lines):
-                self.terms.extend(_split_terms(t) for t in terms)
-            else:
-                self.terms.extend(_terms(x) for x in lines)
-            self.lines.extend(lines)
+            self.bodies.append((doc.body, doc.terms))
+            self._lines = self._line_terms = None
 
-    def rows(self) -> list[tuple[str, str]]:
-        return [("story", self.title)] + [("claim", x) for x in self.lines] + [("passage", x) for x in self.passages]
+    def _parse(self) -> None:
+        lines: list[str] = []
+        terms: list[frozenset[str]] = []
+        for body, stems in self.bodies:
+            ls = body.split("\n")
+            ts = stems.split("\n") if stems else []
+            terms.extend(map(_split_terms, ts) if len(ts) == len(ls) else map(_terms, ls))
+            lines.extend(ls)
+        self._lines, self._line_terms = lines, terms
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._parse()
+        return self._lines  # type: ignore[return-value]
+
+    @property
+    def terms(self) -> list[frozenset[str]]:
+        if self._line_terms is None:
+            self._parse()
+        return self._line_terms  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=65_536)
@@ -614,7 +638,7 @@ class Matcher:
         # Rare terms first; very common terms add cost and no discrimination.
         terms = [s for s in q.stems if s in idx.df and s.replace("'", "").isalnum()]
         terms.sort(key=lambda t: (idx.df[t], t))
-        cap = MAX_DF_SHARE * idx.n_docs
+        cap = min(MAX_DF_SHARE * idx.n_docs, max(MAX_DF_STORIES, MAX_DF_SHARE_LARGE * idx.n_docs))
         keep = [t for i, t in enumerate(terms) if i < MIN_FTS_TERMS or idx.df[t] <= cap]
         return keep[:limit]
 
@@ -739,7 +763,7 @@ class Matcher:
                 n += 1
                 if n == MAX_ENTITY_CANDIDATES:
                     break
-        missing = [s for s, c in cands.items() if not c.title and not c.lines]
+        missing = [s for s, c in cands.items() if not c.title and not c.bodies]
         for doc in self.reader.story_docs(missing, guild_id):
             doc.bm25 = 0.0
             cands[doc.story_id].add(doc)
@@ -851,7 +875,7 @@ class Matcher:
                       else fuzz.ratio(tn, q.text, processor=None)) / 100
             feats = [cand.bm25 / (q_idf * (BM25_K1 + 1)), cand.bm25 / best_bm25, 1 / (1 + rank), shared_idf / q_idf,
                      shared_idf / d_idf, cov_claim, cov_title, fz, math.log1p(len(doc_terms))]
-            out.append((story_id, feats, best_text, sorted(shared, key=qget, reverse=True)))
+            out.append((story_id, feats, best_text, sorted(shared, key=lambda t: (-qidf[t], t))))
         return out
 
     def _model_scores(self, q: _Query, pool: dict[str, _Cand], idx: _Index):
