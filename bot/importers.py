@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.models import CORPUS_FORMAT, Article, Claim, CorpusFile, Outlet, OutletType, Story, slugify
+from bot.text import clean_text
 from bot.urls import canonicalize_url, normalize_domain
 
 #: Largest file an import reads (the CLI and Discord attachments alike).
@@ -148,9 +149,10 @@ def _claimreview_items(obj: Any) -> Iterator[dict[str, Any]]:
 
 
 def _text(v: Any, limit: int = 2000) -> str | None:
+    """A text field of a ClaimReview item; None when it has no visible character (so the next candidate is used)."""
     if isinstance(v, str):
         v = v.strip()
-        return v[:limit] or None
+        return v[:limit] if clean_text(v).strip() else None
     if isinstance(v, dict):
         return _text(v.get("name") or v.get("text") or v.get("headline"), limit)
     if isinstance(v, list) and v:

@@ -39,6 +39,9 @@ def test_seed_file_is_valid_corpus_format() -> None:
         (_corpus_bytes(articles=[{"id": "a", "story": "s", "outlet": "o", "text": "x", "url": "javascript:alert(1)"}]),
          r"articles\[0\]\.url: not an http\(s\) URL"),
         (_corpus_bytes(articles=[{"id": "a", "story": "s", "outlet": "o", "text": 5}]), r"articles\[0\]\.text"),
+        # Only invisible characters: stored, it would make its story unreadable (the reader refuses empty text).
+        (_corpus_bytes(articles=[{"id": "a", "story": "s", "outlet": "o", "text": "\u200b\u202e\u2060"}]),
+         r"articles\[0\]\.text: is empty after removing control characters"),
         (_corpus_bytes(claims=[{"id": "c", "story": "s", "text": "x"}, {"id": "c", "story": "s", "text": "y"}]),
          r"claims\[1\]\.id: duplicate id 'c'"),
         (_corpus_bytes(outlets=[{"id": "o", "name": "O", "domains": ["not a domain"]}]), r"outlets\[0\]\.domains"),
@@ -96,6 +99,15 @@ def test_claimreview_errors_name_the_item() -> None:
         load_claimreview_obj(items)
     with pytest.raises(ImportFileError, match=r"ClaimReview\[1\]: duplicate"):
         load_claimreview_obj([CLAIMREVIEW, CLAIMREVIEW])
+
+
+def test_claimreview_fields_of_invisible_characters_count_as_missing() -> None:
+    # A review body of zero-width characters: the article's text falls back to the claim (it used to be stored empty,
+    # which made the story unreadable); a claim of nothing visible is refused like a missing one.
+    _, file = load_bytes(json.dumps({**CLAIMREVIEW, "reviewBody": "\u200b\u2060 "}).encode())
+    assert file.articles[0].text == CLAIMREVIEW["claimReviewed"]
+    with pytest.raises(ImportFileError, match=r"ClaimReview\[0\]\.claimReviewed: missing"):
+        load_claimreview_obj([{**CLAIMREVIEW, "claimReviewed": "\u200b"}])
 
 
 def test_claimreview_round_trip() -> None:
