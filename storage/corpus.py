@@ -186,17 +186,13 @@ _BATCH: dict[str, list[tuple[str, str]]] = {
 _KEYED = frozenset({"articles", "claims", "questions", "positions"})
 
 
-#: ``search`` rows and their ``search_rows`` entries from a JSON array of [text, kind, ref_id, story_id, guild_id],
-#: with rowids from ``:base`` + 1 on.
-_INSERT_SEARCH = (
-    "INSERT INTO search (rowid, text, kind, ref_id, story_id, guild_id) "
-    "SELECT :base + 1 + key, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-    "json_extract(value, '$[3]'), json_extract(value, '$[4]') FROM json_each(:rows)"
-)
-_INSERT_SEARCH_ROWS = (
-    "INSERT INTO search_rows (fts, row, story_id) "
-    "SELECT 'search', :base + 1 + key, json_extract(value, '$[3]') FROM json_each(:rows)"
-)
+#: A scratch table (per connection, in memory) for the ``search`` rows of one re-index, and the two statements that
+#: move them into ``search`` and ``search_rows``.
+_SCRATCH = ("CREATE TEMP TABLE IF NOT EXISTS search_new "
+            "(row INTEGER PRIMARY KEY, text TEXT, kind TEXT, ref_id TEXT, story_id TEXT, guild_id INTEGER)")
+_INSERT_SEARCH = ("INSERT INTO search (rowid, text, kind, ref_id, story_id, guild_id) "
+                  "SELECT row, text, kind, ref_id, story_id, guild_id FROM temp.search_new")
+_INSERT_SEARCH_ROWS = "INSERT INTO search_rows (fts, row, story_id) SELECT 'search', row, story_id FROM temp.search_new"
 
 
 class Corpus:
@@ -394,13 +390,15 @@ class Corpus:
             pending = []
             if rows:
                 base = await last_rowid("search")
-                # One statement per table for all the rows (from a JSON array): SQLite tokenises them in a single
-                # step on the connection's thread, without taking Python's GIL back per row, while the stems of the
-                # story rows are computed in a worker thread.  (Row by row, the two threads fought over the GIL and
-                # the inserts took three times as long.)
-                payload = json.dumps(rows, ensure_ascii=False)
-                pending = [asyncio.ensure_future(self.conn.execute(sql, {"base": base, "rows": payload}))
-                           for sql in (_INSERT_SEARCH, _INSERT_SEARCH_ROWS)]
+                # The rows go to a scratch table first (row by row, while no other thread wants the GIL), then into
+                # the index with one statement: SQLite tokenises them in a single step on the connection's thread,
+                # never taking Python's GIL back, while the stems of the story rows are computed in a worker thread.
+                # (Inserted row by row into the index, the two threads fought over the GIL: three times as long.)
+                await self.conn.execute(_SCRATCH)
+                await self.conn.execute("DELETE FROM temp.search_new")
+                await self.conn.executemany("INSERT INTO temp.search_new VALUES (?, ?, ?, ?, ?, ?)",
+                                            [(base + i, *row) for i, row in enumerate(rows, start=1)])
+                pending = [asyncio.ensure_future(self.conn.execute(sql)) for sql in (_INSERT_SEARCH, _INSERT_SEARCH_ROWS)]
                 await asyncio.sleep(0)
             # Stemming is CPU work: a worker thread does it, so a large import never stalls the event loop.
             try:
@@ -408,6 +406,8 @@ class Corpus:
             finally:
                 for fut in pending:  # never leave a statement of this transaction running unawaited
                     await fut
+            if rows:
+                await self.conn.execute("DELETE FROM temp.search_new")
             if story_rows:
                 base = await last_rowid("search_story")
                 await self.conn.executemany(
