@@ -67,9 +67,7 @@ def _rss_bytes() -> int:
 @contextlib.asynccontextmanager
 async def load_bot(tmp: Path) -> AsyncIterator[tuple[Any, Any]]:
     """A real CrosscheckBot (seeded database, cogs loaded) around the fake Discord of tests/cogs."""
-    import discord
     import pytest
-    from discord.webhook.async_ import AsyncWebhookAdapter
 
     from bot.app import CrosscheckBot
     from bot.config import Settings
@@ -77,37 +75,10 @@ async def load_bot(tmp: Path) -> AsyncIterator[tuple[Any, Any]]:
 
     settings = Settings(_env_file=None, DISCORD_TOKEN="", CROSSCHECK_THRESHOLD=50)
     b = CrosscheckBot(settings, tmp / "crosscheck.db")
-    fake = h.FakeDiscord(b)
-    fake._interaction_channels = {}
-    fake._deferred_tokens = set()
-
-    class Adapter(AsyncWebhookAdapter):
-        async def request(self, route, session, **kwargs: Any):  # type: ignore[override]
-            return await fake.webhook_request(route, session, **kwargs)
-
-        def create_interaction_response(self, interaction_id, token, *, session, proxy=None, proxy_auth=None, params):
-            if (params.payload or {}).get("type") == 5:
-                fake._deferred_tokens.add(token)
-            return super().create_interaction_response(
-                interaction_id, token, session=session, proxy=proxy, proxy_auth=proxy_auth, params=params
-            )
-
-    adapter = Adapter()
-
-    class Ctx:
-        @staticmethod
-        def get() -> AsyncWebhookAdapter:
-            return adapter
-
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(discord.interactions, "async_context", Ctx)
-        mp.setattr(discord.webhook.async_, "async_context", Ctx)
-        mp.setattr(b.http, "request", fake.http_request)
-        mp.setattr(b.http, "get_from_cdn", fake.get_from_cdn)
-        await b._async_setup_hook()
+        fake = h.wire_fake_discord(b, mp.setattr)
+        await h.start_fake_bot(b)
         state = b._connection
-        state.user = discord.ClientUser(state=state, data=h.user_payload(h.BOT_ID, "Crosscheck", bot=True))
-        state.application_id = h.APP_ID
         state._add_guild_from_data(h.guild_payload(
             h.GUILD_A, "Server A",
             [h.channel_payload(h.CHAN_A, h.GUILD_A, "news"), h.channel_payload(h.CHAN_A2, h.GUILD_A, "offtopic")], []))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -519,10 +520,9 @@ def settings() -> Settings:
     return Settings(_env_file=None, DISCORD_TOKEN="", CROSSCHECK_THRESHOLD=50)
 
 
-@pytest.fixture
-async def bot(tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch):
-    """A real CrosscheckBot after ``setup_hook`` (seeded database, cogs loaded), never connected to Discord."""
-    b = CrosscheckBot(settings, tmp_path / "crosscheck.db")
+def wire_fake_discord(b: CrosscheckBot, setattr_: Callable[[Any, str, Any], None]) -> FakeDiscord:
+    """Point a CrosscheckBot's HTTP and interaction webhooks at a FakeDiscord (``setattr_`` is a monkeypatch's
+    setattr, so everything is undone with it); the caller then runs ``_async_setup_hook`` and adds guilds."""
     fake = FakeDiscord(b)
     fake._interaction_channels = {}
     fake._deferred_tokens = set()
@@ -546,15 +546,28 @@ async def bot(tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatc
         def get() -> AsyncWebhookAdapter:
             return adapter
 
-    monkeypatch.setattr(discord.interactions, "async_context", Ctx)
-    monkeypatch.setattr(discord.webhook.async_, "async_context", Ctx)
-    monkeypatch.setattr(b.http, "request", fake.http_request)
-    monkeypatch.setattr(b.http, "get_from_cdn", fake.get_from_cdn)
+    setattr_(discord.interactions, "async_context", Ctx)
+    setattr_(discord.webhook.async_, "async_context", Ctx)
+    setattr_(b.http, "request", fake.http_request)
+    setattr_(b.http, "get_from_cdn", fake.get_from_cdn)
+    return fake
 
+
+async def start_fake_bot(b: CrosscheckBot) -> None:
+    """``_async_setup_hook`` and the bot's own user, as login would set them."""
     await b._async_setup_hook()
     state = b._connection
     state.user = discord.ClientUser(state=state, data=user_payload(BOT_ID, "Crosscheck", bot=True))
     state.application_id = APP_ID
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    """A real CrosscheckBot after ``setup_hook`` (seeded database, cogs loaded), never connected to Discord."""
+    b = CrosscheckBot(settings, tmp_path / "crosscheck.db")
+    fake = wire_fake_discord(b, monkeypatch.setattr)
+    await start_fake_bot(b)
+    state = b._connection
     state._add_guild_from_data(guild_payload(
         GUILD_A, "Server A",
         [channel_payload(CHAN_A, GUILD_A, "news"), channel_payload(CHAN_A2, GUILD_A, "offtopic")],
