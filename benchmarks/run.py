@@ -169,6 +169,12 @@ def import_only(n: int, into: Path | None = None, profile: Path | None = None, l
             for suffix in ("", "-wal"):
                 if Path(f"{into}{suffix}").exists():
                     shutil.copyfile(f"{into}{suffix}", f"{db}{suffix}")
+                    # Flush the copy now: otherwise the import's first fsync would write the whole file.
+                    fd = os.open(f"{db}{suffix}", os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
             log(f"copied {into} in {time.perf_counter() - t0:.1f} s")
         gen = list(generate(n, seed=99, prefix="x") if into is not None else generate(n))
         stats = {"stories": 0, "claims": 0, "articles": 0, "validate_s": 0.0, "apply_s": 0.0}
