@@ -144,3 +144,47 @@ def test_python_m_bot_subprocess(tmp_path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["matches"][0]["story"]["id"] == SEED_STORY
+
+
+def test_import_saves_the_matcher_index_for_the_next_start(db, tmp_path, capsys, monkeypatch) -> None:
+    """After `crosscheck import` the matcher's snapshot beside the database is of the imported state: the next
+    process loads it and never rebuilds the index."""
+    import marshal
+
+    from bot import matching
+    from storage.reader import CorpusReader
+
+    snapshot = db.with_name(db.name + ".matcher-index")
+    assert run(capsys, "--db", str(db), "check", "Moscow inks defense pact with Kabul")[0] == 0
+    old = marshal.loads(snapshot.read_bytes())[0]
+    corpus_file = tmp_path / "new.json"
+    corpus_file.write_text(json.dumps({
+        "format": "crosscheck-corpus", "version": 1,
+        "outlets": [{"id": "harbour-post", "name": "Harbour Post", "domains": ["harbourpost.example"]}],
+        "stories": [{"id": "ferry-strike", "title": "Ferry workers strike over pay",
+                     "entities": [{"id": "ferry-union", "name": "Ferry Workers Union", "aliases": ["FWU"]}],
+                     "topic_terms": ["strike", "ferry"]}],
+        "articles": [{"id": "hp-1", "story": "ferry-strike", "outlet": "harbour-post", "title": "Ferries stop",
+                      "text": "The Ferry Workers Union began a strike over pay on Tuesday."}],
+        "claims": [{"id": "fs-c1", "story": "ferry-strike", "text": "Ferry Workers Union strike stops all ferries"}],
+    }))
+    code, out, _ = run(capsys, "--db", str(db), "import", str(corpus_file))
+    assert code == 0 and "matcher index saved" in out
+    reader = CorpusReader(db)
+    try:
+        key = marshal.loads(snapshot.read_bytes())[0]
+        assert key != old and key == matching._snapshot_key(reader, reader.version())
+
+        def no_rebuild(self, reader):  # noqa: ANN001
+            raise AssertionError("the index was rebuilt instead of loaded from the snapshot")
+
+        monkeypatch.setattr(matching._Index, "_build", no_rebuild)
+        result = matching.Matcher(reader).match("ferry workers union strike stops all ferries", None)
+        assert [h.story_id for h in result.hits][:1] == ["ferry-strike"]
+    finally:
+        reader.close()
+    # --no-index leaves the snapshot of the state before.
+    corpus_file.write_text(corpus_file.read_text().replace("over pay", "over wages"))
+    code, out, _ = run(capsys, "--db", str(db), "import", str(corpus_file), "--no-index")
+    assert code == 0 and "matcher index" not in out
+    assert marshal.loads(snapshot.read_bytes())[0] == key
