@@ -157,7 +157,13 @@ _OUTLET_SCOPE: list[tuple[str, str]] = [
     ("outlet_domains", "outlet_id = :s AND guild_id = :g"),
     ("outlet_ratings", "outlet_id = :s AND guild_id = :g"),
 ]
-_SCOPES = {"story": _STORY_SCOPE, "outlet": _OUTLET_SCOPE}
+# A server's settings, and one auto-reply channel of a server (target: the channel id as text).  Not corpus content:
+# changing them is audited and undoable but does not bump the corpus version (the matcher's index stays valid).
+_SETTINGS_SCOPE: list[tuple[str, str]] = [("guild_settings", "guild_id = :g")]
+_AUTOREPLY_SCOPE: list[tuple[str, str]] = [("autoreply_channels", "channel_id = CAST(:s AS INTEGER) AND guild_id = :g")]
+_SCOPES = {"story": _STORY_SCOPE, "outlet": _OUTLET_SCOPE, "settings": _SETTINGS_SCOPE, "autoreply": _AUTOREPLY_SCOPE}
+#: Kinds of audited change that are not corpus content.
+_NOT_CORPUS = frozenset({"settings", "autoreply"})
 # The same scopes for many targets in one query per table (``:ids``: a JSON array of target ids): each row comes with
 # its target as the first column ``_k``.  ``Corpus._snapshots`` uses these; they select exactly the rows the
 # per-target conditions above select (tests/test_storage.py compares them).
@@ -180,6 +186,14 @@ _BATCH: dict[str, list[tuple[str, str]]] = {
         ("outlets", f"SELECT id AS _k, * FROM outlets WHERE guild_id = :g AND id IN {_IDS}"),
         ("outlet_domains", f"SELECT outlet_id AS _k, * FROM outlet_domains WHERE guild_id = :g AND outlet_id IN {_IDS}"),
         ("outlet_ratings", f"SELECT outlet_id AS _k, * FROM outlet_ratings WHERE guild_id = :g AND outlet_id IN {_IDS}"),
+    ],
+    "settings": [
+        ("guild_settings", f"SELECT CAST(guild_id AS TEXT) AS _k, * FROM guild_settings WHERE guild_id = :g "
+                           f"AND CAST(guild_id AS TEXT) IN {_IDS}"),
+    ],
+    "autoreply": [
+        ("autoreply_channels", "SELECT CAST(channel_id AS TEXT) AS _k, * FROM autoreply_channels WHERE guild_id = :g "
+                               "AND channel_id IN (SELECT CAST(value AS INTEGER) FROM json_each(:ids))"),
     ],
 }
 #: Scoped tables keyed by ``id`` whose rows other rows reference (restored in place, see ``Corpus._restore``).
@@ -243,12 +257,15 @@ class Corpus:
                 raise
 
     @asynccontextmanager
-    async def _transaction(self):
+    async def _transaction(self, *, bump: bool = True):
+        """One write transaction; ``bump``: the change is to the corpus, so its version goes up (in-memory indexes
+        reload).  Settings and auto-reply channels are not corpus content."""
         async with self._writing():
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
-                await self.conn.execute("UPDATE corpus_version SET version = version + 1 WHERE id = 1")
+                if bump:
+                    await self.conn.execute("UPDATE corpus_version SET version = version + 1 WHERE id = 1")
                 await self.conn.execute("COMMIT")
             except BaseException:
                 await self.conn.execute("ROLLBACK")
@@ -312,6 +329,7 @@ class Corpus:
         target_id: str,
         before: list[dict[str, Any]],
         summary: str,
+        after: dict[str, Any] | None = None,
     ) -> int:
         cur = await self.conn.execute(
             "INSERT INTO audit_log (guild_id, actor_id, actor_name, action, target_kind, target_id, before, after) "
@@ -324,7 +342,7 @@ class Corpus:
                 target_kind,
                 target_id[:200],
                 json.dumps(before, ensure_ascii=False),
-                json.dumps({"summary": summary}, ensure_ascii=False),
+                json.dumps({"summary": summary, **(after or {})}, ensure_ascii=False),
             ),
         )
         return cur.lastrowid
@@ -1014,7 +1032,7 @@ class Corpus:
     async def undo(self, actor: Actor) -> AuditEntry | None:
         """Restore the state before the server's last change that is not undone yet; None if there is none."""
         guild = actor.guild_id
-        async with self._transaction():
+        async with self._transaction(bump=False):
             rows = await self._fetch(
                 "SELECT * FROM audit_log WHERE guild_id = ? AND undone = 0 AND action != 'undo' ORDER BY id DESC LIMIT 1",
                 (guild,),
@@ -1022,6 +1040,8 @@ class Corpus:
             if not rows:
                 return None
             entry = rows[0]
+            if entry["target_kind"] not in _NOT_CORPUS:
+                await self.conn.execute("UPDATE corpus_version SET version = version + 1 WHERE id = 1")
             snaps = json.loads(entry["before"] or "[]")
             stories = []
             for snap in snaps:
@@ -1117,35 +1137,61 @@ class Corpus:
         r = rows[0]
         return {"moderator_role_id": r[0], "threshold": r[1], "ephemeral": bool(r[2])}
 
-    async def set_settings(self, guild_id: int, **values: Any) -> dict[str, Any]:
+    async def set_settings(self, guild_id: int, *, actor: Actor | None = None, **values: Any) -> dict[str, Any]:
+        """Change a server's settings; audited (who, when, before and after) and undoable like a corpus change.
+        ``actor``: who changes them (a moderator of that server; unnamed when not given)."""
         allowed = {"moderator_role_id", "threshold", "ephemeral"}
         bad = set(values) - allowed
         if bad:
             raise CorpusError(f"unknown setting(s): {', '.join(sorted(bad))}")
-        current = await self.settings(guild_id)
-        current.update(values)
-        async with self._writing():
+        actor = self._settings_actor(guild_id, actor)
+        async with self._transaction(bump=False):
+            before = await self._snapshots([("settings", str(guild_id))], guild_id)
+            old = await self.settings(guild_id)
+            current = {**old, **values}
             await self.conn.execute(
                 "INSERT INTO guild_settings (guild_id, moderator_role_id, threshold, ephemeral) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(guild_id) DO UPDATE SET moderator_role_id = excluded.moderator_role_id, "
                 "threshold = excluded.threshold, ephemeral = excluded.ephemeral",
                 (guild_id, current["moderator_role_id"], current["threshold"], int(bool(current["ephemeral"]))),
             )
+            changed = {k: v for k, v in current.items() if old.get(k) != v}
+            summary = "settings: " + (", ".join(f"{k} {old.get(k)!r} -> {v!r}" for k, v in changed.items()) or "unchanged")
+            await self._audit(actor, "settings", "settings", str(guild_id), before, summary,
+                              {"before": old, "after": current})
         return current
 
     async def set_autoreply(self, guild_id: int, channel_id: int, *, enabled: bool, threshold: float | None = None,
-                            cooldown_s: int | None = None) -> dict[str, Any]:
-        async with self._writing():
+                            cooldown_s: int | None = None, actor: Actor | None = None) -> dict[str, Any]:
+        """Turn auto-reply on or off in a channel of the server (and its threshold and cooldown); audited and
+        undoable like a corpus change.  A channel another server configured is refused."""
+        actor = self._settings_actor(guild_id, actor)
+        async with self._transaction(bump=False):
             rows = await self._fetch("SELECT guild_id FROM autoreply_channels WHERE channel_id = ?", (channel_id,))
             if rows and rows[0][0] != guild_id:
                 raise PermissionDenied("that channel belongs to another server")
+            before = await self._snapshots([("autoreply", str(channel_id))], guild_id)
+            old = (await self.autoreply_channels(guild_id)).get(channel_id)
             await self.conn.execute(
                 "INSERT INTO autoreply_channels (channel_id, guild_id, enabled, threshold, cooldown_s) "
                 "VALUES (?, ?, ?, ?, coalesce(?, 600)) ON CONFLICT(channel_id) DO UPDATE SET enabled = excluded.enabled, "
                 "threshold = coalesce(?, autoreply_channels.threshold), cooldown_s = coalesce(?, autoreply_channels.cooldown_s)",
                 (channel_id, guild_id, int(enabled), threshold, cooldown_s, threshold, cooldown_s),
             )
-        return (await self.autoreply_channels(guild_id))[channel_id]
+            new = (await self.autoreply_channels(guild_id))[channel_id]
+            state = "on" if new["enabled"] else "off"
+            await self._audit(actor, "autoreply", "autoreply", str(channel_id), before,
+                              f"auto-reply {state} in channel {channel_id} (threshold {new['threshold']}, "
+                              f"cooldown {new['cooldown_s']} s)", {"before": old, "after": new})
+        return new
+
+    @staticmethod
+    def _settings_actor(guild_id: int, actor: Actor | None) -> Actor:
+        if actor is None:
+            return Actor(guild_id=guild_id, user_id=0, name="unknown")
+        if actor.guild_id != guild_id:
+            raise PermissionDenied("a server's settings are changed only by that server")
+        return actor
 
     async def autoreply_channels(self, guild_id: int | None = None) -> dict[int, dict[str, Any]]:
         sql = "SELECT channel_id, guild_id, enabled, threshold, cooldown_s FROM autoreply_channels"

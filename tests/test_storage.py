@@ -404,3 +404,36 @@ async def test_full_text_index_matches_the_rows_after_imports_edits_and_undo(cor
     for _ in range(3):
         await corpus.undo(OWNER)
         assert index_problems(db_path) == []
+
+
+async def test_settings_and_autoreply_changes_are_audited_and_undoable(corpus: Corpus, db_path) -> None:
+    start = table_dump(db_path)
+    version = corpus.reader.version()
+    await corpus.set_settings(A.guild_id, moderator_role_id=42, threshold=70.0, actor=A)
+    await corpus.set_settings(A.guild_id, threshold=55.0, ephemeral=True, actor=A)
+    await corpus.set_autoreply(A.guild_id, 5000, enabled=True, threshold=80.0, cooldown_s=60, actor=A)
+    await corpus.set_autoreply(A.guild_id, 5000, enabled=False, actor=A)
+    with pytest.raises(PermissionDenied):  # another server's moderator, or another server's channel
+        await corpus.set_settings(A.guild_id, threshold=1.0, actor=B)
+    with pytest.raises(PermissionDenied):
+        await corpus.set_autoreply(B.guild_id, 5000, enabled=True, actor=B)
+    assert corpus.reader.version() == version  # not corpus content: the matcher's index stays valid
+    history = await corpus.history(A.guild_id)
+    assert [h.action for h in history] == ["autoreply", "autoreply", "settings", "settings"]
+    assert all((h.actor_id, h.actor_name) == (A.user_id, A.name) for h in history)
+    assert history[0].summary.startswith("auto-reply off in channel 5000")
+    assert history[2].summary == "settings: threshold 70.0 -> 55.0, ephemeral False -> True"
+    conn = sqlite3.connect(db_path)
+    after = json.loads(conn.execute("SELECT after FROM audit_log WHERE action = 'settings' ORDER BY id").fetchone()[0])
+    conn.close()
+    assert after["before"]["threshold"] is None and after["after"]["threshold"] == 70.0
+    assert await corpus.undo(B) is None  # B cannot undo A's changes
+    assert (await corpus.undo(A)).action == "autoreply"
+    assert (await corpus.autoreply_channels(A.guild_id))[5000]["enabled"] is True
+    assert (await corpus.undo(A)).action == "autoreply"
+    assert await corpus.autoreply_channels(A.guild_id) == {}
+    assert (await corpus.undo(A)).action == "settings"
+    assert await corpus.settings(A.guild_id) == {"moderator_role_id": 42, "threshold": 70.0, "ephemeral": False}
+    assert (await corpus.undo(A)).action == "settings"
+    assert table_dump(db_path) == start and await corpus.undo(A) is None
+    assert corpus.reader.version() == version

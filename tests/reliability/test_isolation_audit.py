@@ -33,7 +33,7 @@ async def _setup(path: Path) -> Corpus:
         Position(id="a-gp", statement="Here", articles=["g-a1"])]), A)
     await c.rate_outlet("g-outlet", "factual_record", RatingEntry(value="low", basis="A's view"), A)
     await c.hide_story("h-story", True, A)
-    await c.set_autoreply(A.guild_id, A_CHANNEL, enabled=True)
+    await c.set_autoreply(A.guild_id, A_CHANNEL, enabled=True, actor=A)
     return c
 
 
@@ -151,6 +151,8 @@ async def test_every_change_is_audited_with_its_actor(tmp_path: Path) -> None:
             ("hide", lambda: c.hide_story("g-story", True, mod)),
             ("unhide", lambda: c.hide_story("g-story", False, mod)),
             ("remove", lambda: c.remove("claim", "z-c1", mod)),
+            ("settings", lambda: c.set_settings(A.guild_id, threshold=70.0, actor=mod)),
+            ("autoreply", lambda: c.set_autoreply(A.guild_id, A_CHANNEL, enabled=False, actor=mod)),
             ("undo", lambda: c.undo(mod)),
         ]
         for action, op in ops:
@@ -194,6 +196,9 @@ def _ops():
         "remove-question": lambda c, k: c.remove("question", "a-q", A),
         "remove-position": lambda c, k: c.remove("position", "a-gp", A),
         "remove-outlet": lambda c, k: c.remove("outlet", "a-outlet", A),
+        "settings": lambda c, k: c.set_settings(A.guild_id, threshold=50.0 + k, ephemeral=bool(k % 2), actor=A),
+        "autoreply-own": lambda c, k: c.set_autoreply(A.guild_id, A_CHANNEL, enabled=bool(k % 2), cooldown_s=k, actor=A),
+        "autoreply-new": lambda c, k: c.set_autoreply(A.guild_id, 8000 + k % 2, enabled=True, threshold=60.0 + k, actor=A),
     }
 
 
