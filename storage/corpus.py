@@ -944,16 +944,53 @@ class Corpus:
                 # (claim links cascade, positions drop them), so undo must restore those stories as well.
                 citing = await self._citing_stories(removed_articles, guild)
                 before += await self._snapshots((("story", s) for s in citing if s != story_id), guild)
+            if guild == GLOBAL:
+                # The owner removes a global record: what servers attached to it (their articles, claims, questions
+                # and positions on a global story, claim links to a global article, ratings of a global outlet) goes
+                # with it (foreign keys cascade).  Their snapshots are kept too, marked as cascaded, so that undoing
+                # the removal restores them as well.
+                before += await self._cascaded_snapshots(kind, record_id, story_id, removed_articles)
             await self.conn.execute(f"DELETE FROM {tables[kind]} WHERE id = ?", (record_id,))  # noqa: S608
             for article_id in removed_articles:
                 # Positions keep their JSON lists: drop the removed article from them.
                 await self._drop_article_from_positions(article_id, guild)
             if story_id and kind != "story":
                 await self._reindex([story_id])
-            elif kind == "story":
-                await self.conn.execute("DELETE FROM search WHERE story_id = ?", (record_id,))
+            # (A removed story's index rows go with it: the stories_search_cleanup trigger, schema v2.)
             await self._audit(actor, "remove", kind, record_id, before, f"removed {kind} {record_id}")
         return story_id or record_id
+
+    async def _cascaded_snapshots(self, kind: str, record_id: str, story_id: str | None,
+                                  removed_articles: Sequence[str]) -> list[dict[str, Any]]:
+        """Snapshots of the servers' rows that removing the global ``kind`` ``record_id`` deletes with it, one per
+        server and story (or outlet), marked ``cascade`` (restored by the owner's undo)."""
+        out: list[dict[str, Any]] = []
+        if kind == "outlet":
+            rows = await self._fetch(
+                "SELECT guild_id FROM outlet_ratings WHERE outlet_id = :o AND guild_id != 0 UNION "
+                "SELECT guild_id FROM outlet_domains WHERE outlet_id = :o AND guild_id != 0", {"o": record_id})
+            for (g,) in rows:
+                out += await self._snapshots([("outlet", record_id)], g)
+        elif story_id:
+            rows = await self._fetch(
+                "SELECT guild_id FROM articles WHERE story_id = :s UNION SELECT guild_id FROM claims WHERE story_id = :s "
+                "UNION SELECT guild_id FROM questions WHERE story_id = :s UNION SELECT p.guild_id FROM positions p "
+                "JOIN questions q ON q.id = p.question_id WHERE q.story_id = :s UNION "
+                "SELECT guild_id FROM hidden_stories WHERE story_id = :s", {"s": story_id})
+            guilds = {g for (g,) in rows if g != GLOBAL}
+            citing: dict[int, list[str]] = {}
+            if removed_articles:
+                for chunk in _chunks(list(removed_articles)):
+                    marks = ",".join("?" * len(chunk))
+                    for g, s in await self._fetch(
+                            f"SELECT DISTINCT c.guild_id, c.story_id FROM claim_articles ca JOIN claims c "  # noqa: S608
+                            f"ON c.id = ca.claim_id WHERE c.guild_id != 0 AND ca.article_id IN ({marks})", chunk):
+                        if s != story_id:
+                            citing.setdefault(g, []).append(s)
+            for g in sorted(guilds | set(citing)):
+                targets = ([("story", story_id)] if g in guilds else []) + [("story", x) for x in citing.get(g, [])]
+                out += await self._snapshots(targets, g)
+        return [{**snap, "cascade": True} for snap in out]
 
     async def _citing_stories(self, article_ids: Sequence[str], guild: int) -> list[str]:
         """Stories in which this server's claims or positions cite any of ``article_ids``."""
@@ -1045,9 +1082,11 @@ class Corpus:
             snaps = json.loads(entry["before"] or "[]")
             stories = []
             for snap in snaps:
-                if snap["guild"] != guild:  # never restore another server's rows
+                # Never restore another server's rows, except those the owner's removal of a global record deleted
+                # with it (marked by the removal itself, in the owner's own audit entry).
+                if snap["guild"] != guild and not (guild == GLOBAL and snap.get("cascade")):
                     continue
-                await self._restore(snap["kind"], snap["id"], guild, snap["rows"])
+                await self._restore(snap["kind"], snap["id"], snap["guild"], snap["rows"])
                 if snap["kind"] == "story":
                     stories.append(snap["id"])
             await self._reindex(stories)

@@ -437,3 +437,48 @@ async def test_settings_and_autoreply_changes_are_audited_and_undoable(corpus: C
     assert (await corpus.undo(A)).action == "settings"
     assert table_dump(db_path) == start and await corpus.undo(A) is None
     assert corpus.reader.version() == version
+
+
+async def test_owner_removal_of_global_records_is_undone_with_what_servers_attached(corpus: Corpus, db_path) -> None:
+    """Removing a global story, article or outlet deletes what servers attached to it (foreign keys cascade); the
+    owner's undo restores all of it, exactly."""
+    await corpus.apply(CorpusFile(outlets=[Outlet(id="g-out", name="Global Wire", domains=["gwire.example"])]), OWNER)
+    await corpus.apply(small_file("a"), A)
+    await corpus.apply(CorpusFile(
+        articles=[Article(id="a-on-g", story=SEED_STORY, outlet="a-outlet", title="A's report", text="A's own report.")],
+        claims=[Claim(id="a-gc", story=SEED_STORY, text="A's claim on the global story", articles=["a-on-g"]),
+                Claim(id="a-cite", story="a-story", text="A's claim citing a global article",
+                      articles=["a-a1", "001_3ef12a10435f65e9"])],
+    ), A)
+    await corpus.upsert_question(SEED_STORY, Question(id="a-q", text="Who?", positions=[
+        Position(id="a-qp", statement="Them", articles=["a-on-g"])]), A)
+    await corpus.upsert_position("where-signed", Position(id="a-p", statement="Moscow", articles=["001_3ef12a10435f65e9"]), A)
+    await corpus.rate_outlet("g-out", "bias", RatingEntry(value="left"), B)
+    await corpus.hide_story(SEED_STORY, True, B)
+    await corpus.apply(CorpusFile(claims=[Claim(id="b-gc", story=SEED_STORY, text="B's claim")]), B)
+    await corpus.hide_story(SEED_STORY, False, B)
+    start = table_dump(db_path)
+
+    await corpus.remove("article", "001_3ef12a10435f65e9", OWNER)
+    assert corpus.reader.story("a-story", A.guild_id) is not None
+    await corpus.undo(OWNER)
+    assert table_dump(db_path) == start and index_problems(db_path) == []
+
+    await corpus.remove("story", SEED_STORY, OWNER)
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM claims WHERE id IN ('a-gc', 'b-gc')").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM claim_articles WHERE claim_id = 'a-cite'").fetchone()[0] == 1
+    conn.close()
+    assert index_problems(db_path) == []
+    assert (await corpus.undo(OWNER)).target_id == SEED_STORY
+    assert table_dump(db_path) == start and index_problems(db_path) == []
+
+    await corpus.remove("outlet", "g-out", OWNER)
+    assert corpus.reader.rating("g-out", B.guild_id) is None
+    await corpus.undo(OWNER)
+    assert table_dump(db_path) == start
+    # A server's undo still never restores another server's rows: B's and A's changes stay their own.
+    assert [(await corpus.undo(B)).action for _ in range(2)] == ["unhide", "import"]
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT id FROM claims WHERE id IN ('a-gc', 'b-gc')").fetchall() == [("a-gc",)]
+    conn.close()
