@@ -34,7 +34,7 @@ from bot.config import RedactingFilter
 from bot.importers import ImportFileError
 from bot.render import inert
 from bot.service import MAX_CLAIM_CHARS, CheckInputError, Checker, validate_claim
-from storage.corpus import Corpus, CorpusError
+from storage.corpus import Actor, Corpus, CorpusError
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -361,10 +361,15 @@ class CrosscheckBot(commands.Bot):
             self._guild_settings[guild_id] = cached
         return dict(cached)
 
-    async def set_guild_settings(self, guild_id: int, **values: Any) -> dict[str, Any]:
-        new = await self.corpus.set_settings(guild_id, **values)
+    async def set_guild_settings(self, guild_id: int, *, actor: Actor | None = None, **values: Any) -> dict[str, Any]:
+        """Change a server's settings (audited as ``actor``'s change) and refresh the cache."""
+        new = await self.corpus.set_settings(guild_id, actor=actor, **values)
         self._guild_settings[guild_id] = dict(new)
         return dict(new)
+
+    def forget_guild_settings(self, guild_id: int) -> None:
+        """Drop the cached settings (after an undo changed them in storage); the next read loads them."""
+        self._guild_settings.pop(guild_id, None)
 
     async def check_threshold(self, guild_id: int | None) -> float:
         """The minimum score of a /check answer on this server (its setting, else the operator's default)."""

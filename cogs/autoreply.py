@@ -29,7 +29,7 @@ from bot.app import AUTOREPLY_THRESHOLD, moderator_group, moderator_only, send_p
 from bot.render import compact_embed
 from bot.service import CheckInputError, validate_claim
 from cogs.checking import message_texts
-from cogs.corpus_admin import in_range
+from cogs.corpus_admin import actor, in_range
 from cogs.common import feedback_view
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ class AutoReply(commands.Cog):
             raise app_commands.NoPrivateMessage()
         current = (await self.bot.corpus.autoreply_channels(guild)).get(channel_id)
         enabled = kw.pop("enabled", current["enabled"] if current else False)
-        cfg = await self.bot.corpus.set_autoreply(guild, channel_id, enabled=enabled, **kw)
+        cfg = await self.bot.corpus.set_autoreply(guild, channel_id, enabled=enabled, actor=actor(interaction), **kw)
         await self.reload()
         await send_private(interaction, said + self.describe(channel_id, cfg) + note)
 

@@ -761,6 +761,10 @@ class CorpusAdmin(commands.Cog):
         if entry is None:
             await send_private(interaction, "Nothing to undo: this server has no change left that is not undone.")
             return
+        if entry.target_kind == "settings":
+            self.bot.forget_guild_settings(entry.guild_id)
+        elif entry.target_kind == "autoreply" and (cog := self.bot.get_cog("AutoReply")) is not None:
+            await cog.reload()  # type: ignore[attr-defined]
         await send_private(
             interaction,
             f"Undid #{entry.id}: {plain(entry.action)} {plain(entry.target_kind)} {code(entry.target_id)} "
@@ -962,7 +966,8 @@ class CorpusAdmin(commands.Cog):
             changes["threshold"] = float(threshold)
         if private_replies is not None:
             changes["ephemeral"] = private_replies
-        current = await self.bot.set_guild_settings(guild, **changes) if changes else await self.bot.guild_settings(guild)
+        current = (await self.bot.set_guild_settings(guild, actor=actor(interaction), **changes) if changes
+                   else await self.bot.guild_settings(guild))
         role = f"<@&{current['moderator_role_id']}>" if current.get("moderator_role_id") else "none (Manage Server only)"
         t = current.get("threshold")
         lines = [

@@ -551,3 +551,22 @@ async def test_position_merge(bot: CrosscheckBot, fake: FakeDiscord):
     await fake.cmd("corpus undo", {})
     q = next(q for q in bot.corpus.reader.story(SEED_STORY, GUILD_A).questions if q.id == "adv")
     assert {p.id for p in q.positions} == {"adv-200", "adv-two-hundred"}
+
+
+async def test_settings_and_autoreply_changes_are_audited_and_undone_at_once(bot: CrosscheckBot, fake: FakeDiscord):
+    await fake.cmd("settings", {"threshold": 80.0})
+    await fake.cmd("autoreply enable", {}, user=MOD, channel=CHAN_A)
+    history = await bot.corpus.history(GUILD_A)
+    assert [(h.action, h.actor_id) for h in history[:2]] == [("autoreply", MOD), ("settings", MOD)]
+    assert all(h.actor_name and h.actor_name != "?" for h in history[:2])
+    autoreply = bot.get_cog("AutoReply")
+    assert CHAN_A in autoreply.channels
+    # Undo the auto-reply change: the running cog stops answering in that channel without a restart.
+    answer = await fake.cmd("corpus undo", {})
+    assert "Undid" in answer.content
+    assert CHAN_A not in autoreply.channels
+    # Undo the settings change: the next /check uses the old threshold (the bot's cache is refreshed).
+    assert await bot.check_threshold(GUILD_A) == 80.0
+    await fake.cmd("corpus undo", {})
+    assert await bot.check_threshold(GUILD_A) == 50.0
+    assert (await bot.corpus.settings(GUILD_A))["threshold"] is None
