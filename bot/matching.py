@@ -111,8 +111,8 @@ MAX_FTS_TERMS = 24
 MAX_DF_SHARE = 0.05
 #: ... and in a large corpus, terms in more than this many stories or this share of them, whichever is more: the
 #: index reads and scores every story holding a term, so a term's cost grows with the corpus while what it tells
-#: does not (at 100k stories, 5% is 5,000 stories per term; the cap keeps 1,000).
-MAX_DF_STORIES = 500
+#: does not (at 100k stories 5% is 5,000 stories per term, the cap 1,000; below 20k stories it changes nothing).
+MAX_DF_STORIES = 1000
 MAX_DF_SHARE_LARGE = 0.01
 MIN_FTS_TERMS = 3
 #: BM25 weight of a story's title against its other lines (claims, summary, article titles).
