@@ -315,8 +315,12 @@ class Corpus:
             rows = snap.get(table) or []
             for row in rows:
                 cols = list(row)
-                sql = f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"  # noqa: S608
-                if table in ("stories", "outlets") or table in _KEYED:
+                keyed = table in ("stories", "outlets") or table in _KEYED
+                # A row of a link table may still be there (a claim moved to another story kept its links): the
+                # snapshot's row replaces it.
+                verb = "INSERT" if keyed else "INSERT OR REPLACE"
+                sql = f"{verb} INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"  # noqa: S608
+                if keyed:
                     updates = ",".join(f"{c}=excluded.{c}" for c in cols if c != "id")
                     sql += f" ON CONFLICT(id) DO UPDATE SET {updates}"
                 await self.conn.execute(sql, [row[c] for c in cols])
@@ -456,6 +460,9 @@ class Corpus:
             touched_stories = {s.id for s in file.stories} | {a.story for a in file.articles} | {
                 c.story for c in file.claims
             } | set(attached)
+            # An article or claim the file moves to another story leaves its old story: that one changes too (its
+            # index rows, and undo must put the record back there).
+            touched_stories |= await self._current_stories(file)
             before: list[dict[str, Any]] = []
             if audit:
                 # Snapshots of the stories that exist (this server's, or global ones it attaches records to).
@@ -494,6 +501,17 @@ class Corpus:
                 target = next(iter(touched_stories)) if len(touched_stories) == 1 and not file.outlets else "*"
                 result.audit_id = await self._audit(actor, action, "corpus", target, before, result.describe())
         return result
+
+    async def _current_stories(self, file: CorpusFile) -> set[str]:
+        """The stories the file's articles and claims that exist already are in now (before the change)."""
+        out: set[str] = set()
+        for table, recs in (("articles", file.articles), ("claims", file.claims)):
+            ids = [r.id for r in recs]
+            for chunk in _chunks(ids):
+                marks = ",".join("?" * len(chunk))
+                out.update(r[0] for r in await self._fetch(
+                    f"SELECT DISTINCT story_id FROM {table} WHERE id IN ({marks})", chunk))  # noqa: S608
+        return out
 
     async def _attached_stories(self, file: CorpusFile, guild: int) -> dict[str, int]:
         """Story id -> owner for the file's attached questions and positions; refuses what the server cannot see.

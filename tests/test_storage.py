@@ -336,8 +336,9 @@ def index_problems(path) -> list[str]:
         if set(story_rows) != set(bodies):
             problems.append(f"search_story: rows for {sorted(set(story_rows) ^ set(bodies))}")
         for key, (title, body, terms, _s, _g) in story_rows.items():
-            if sorted(body.split("\n")) != sorted(" ".join(x.split()) for x in bodies.get(key, [])) or \
-                    title != titles.get(key, "") or len(terms.split("\n")) != len(body.split("\n")):
+            lines = body.split("\n") if body else []
+            if sorted(lines) != sorted(" ".join(x.split()) for x in bodies.get(key, [])) or \
+                    title != titles.get(key, "") or (lines and len(terms.split("\n")) != len(lines)):
                 problems.append(f"search_story: {key} differs")
         for fts in ("search", "search_story"):
             mapped = conn.execute(f"SELECT row, story_id FROM search_rows WHERE fts = '{fts}' ORDER BY row").fetchall()
@@ -482,3 +483,18 @@ async def test_owner_removal_of_global_records_is_undone_with_what_servers_attac
     conn = sqlite3.connect(db_path)
     assert conn.execute("SELECT id FROM claims WHERE id IN ('a-gc', 'b-gc')").fetchall() == [("a-gc",)]
     conn.close()
+
+
+async def test_moving_articles_and_claims_to_another_story_reindexes_both_and_undoes_exactly(corpus: Corpus, db_path) -> None:
+    await corpus.apply(small_file("a"), A)
+    start = table_dump(db_path)
+    moved = CorpusFile(
+        stories=[Story(id="a-other", title="Ferry fares rise")],
+        articles=[small_file("a").articles[0].model_copy(update={"story": "a-other"})],
+        claims=[small_file("a").claims[0].model_copy(update={"story": "a-other"})],
+    )
+    await corpus.apply(moved, A)
+    assert index_problems(db_path) == []
+    assert {a.id for a in corpus.reader.articles("a-other", A.guild_id)} == {"a-a1"}
+    assert (await corpus.undo(A)).action == "import"
+    assert table_dump(db_path) == start and index_problems(db_path) == []
