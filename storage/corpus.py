@@ -368,23 +368,52 @@ class Corpus:
 
     # -- full-text index ------------------------------------------------------------------------------------------
 
-    async def _reindex(self, story_ids: Iterable[str]) -> None:
+    async def _reindex(self, story_ids: Iterable[str], written: tuple[CorpusFile, int, set[str]] | None = None) -> None:
         """Rebuild the full-text rows of these stories: ``search`` (one row per title, summary, claim, article title
         and passage) and ``search_story`` (one row per story and contributing server: title, and the rest one per
-        line, with their stems), and the ``search_rows`` map that finds them again by story (schema v2)."""
+        line, with their stems), and the ``search_rows`` map that finds them again by story (schema v2).
+
+        ``written``: (the file just written, its server, the ids of the stories it created).  A story created by
+        the file has exactly the file's rows (nothing else could refer to it before), so those are taken from the
+        file instead of being read back, and it has no index rows to delete."""
         async def last_rowid(fts: str) -> int:
             rows = await self._fetch(f"SELECT rowid FROM {fts} ORDER BY rowid DESC LIMIT 1")  # noqa: S608
             return int(rows[0][0]) if rows else 0
 
+        created: set[str] = set()
+        new_stories: dict[str, Story] = {}
+        new_claims: dict[str, list[Claim]] = {}
+        new_articles: dict[str, list[Article]] = {}
+        written_guild = GLOBAL
+        if written is not None:
+            file, written_guild, created = written
+            # Deduplicated by id the way the upserts were (first position, last values).
+            new_stories = {x.id: x for x in file.stories if x.id in created}
+            for c in {x.id: x for x in file.claims}.values():
+                if c.story in created:
+                    new_claims.setdefault(c.story, []).append(c)
+            for a in {x.id: x for x in file.articles}.values():
+                if a.story in created:
+                    new_articles.setdefault(a.story, []).append(a)
         ids = list(dict.fromkeys(story_ids))
         for chunk in _chunks(ids, 1000):  # large chunks: each is one insert per index, overlapped with its stems
-            marks = ",".join("?" * len(chunk))
-            for fts in ("search", "search_story"):
-                await self.conn.execute(
-                    f"DELETE FROM {fts} WHERE rowid IN (SELECT row FROM search_rows WHERE fts = ? AND story_id IN ({marks}))",  # noqa: S608
-                    (fts, *chunk),
-                )
-            await self.conn.execute(f"DELETE FROM search_rows WHERE story_id IN ({marks})", chunk)  # noqa: S608
+            old = [x for x in chunk if x not in created]
+            new = [x for x in chunk if x in created]
+            marks = ",".join("?" * len(old))
+            story_src = [(x, written_guild, new_stories[x].title, new_stories[x].summary) for x in new if x in new_stories]
+            claim_src = [(c.id, c.story, written_guild, c.text) for x in new for c in new_claims.get(x, ())]
+            article_src = [(a.id, a.story, written_guild, a.title, a.text) for x in new for a in new_articles.get(x, ())]
+            if old:
+                for fts in ("search", "search_story"):
+                    await self.conn.execute(
+                        f"DELETE FROM {fts} WHERE rowid IN (SELECT row FROM search_rows WHERE fts = ? AND story_id IN ({marks}))",  # noqa: S608
+                        (fts, *old),
+                    )
+                await self.conn.execute(f"DELETE FROM search_rows WHERE story_id IN ({marks})", old)  # noqa: S608
+                story_src += await self._fetch(f"SELECT id, guild_id, title, summary FROM stories WHERE id IN ({marks})", old)  # noqa: S608
+                claim_src += await self._fetch(f"SELECT id, story_id, guild_id, text FROM claims WHERE story_id IN ({marks})", old)  # noqa: S608
+                article_src += await self._fetch(
+                    f"SELECT id, story_id, guild_id, title, text FROM articles WHERE story_id IN ({marks})", old)  # noqa: S608
             rows: list[tuple[str, str, str, str, int]] = []
             # (story, guild) -> [title, body lines]
             docs: dict[tuple[str, int], list[Any]] = {}
@@ -392,18 +421,16 @@ class Corpus:
             def doc(story_id: str, guild: int) -> list[Any]:
                 return docs.setdefault((story_id, guild), ["", []])
 
-            for r in await self._fetch(f"SELECT id, guild_id, title, summary FROM stories WHERE id IN ({marks})", chunk):  # noqa: S608
+            for r in story_src:
                 rows.append((r[2], "story", r[0], r[0], r[1]))
                 doc(r[0], r[1])[0] = r[2]
                 if r[3]:
                     rows.append((r[3], "summary", r[0], r[0], r[1]))
                     doc(r[0], r[1])[1].append(r[3])
-            for r in await self._fetch(f"SELECT id, story_id, guild_id, text FROM claims WHERE story_id IN ({marks})", chunk):  # noqa: S608
+            for r in claim_src:
                 rows.append((r[3], "claim", r[0], r[1], r[2]))
                 doc(r[1], r[2])[1].append(r[3])
-            for r in await self._fetch(
-                f"SELECT id, story_id, guild_id, title, text FROM articles WHERE story_id IN ({marks})", chunk  # noqa: S608
-            ):
+            for r in article_src:
                 if r[3]:
                     rows.append((r[3], "title", r[0], r[1], r[2]))
                     doc(r[1], r[2])[1].append(r[3])
@@ -464,9 +491,9 @@ class Corpus:
             # index rows, and undo must put the record back there).
             touched_stories |= await self._current_stories(file)
             before: list[dict[str, Any]] = []
+            existing = set(await self._owners("stories", sorted(touched_stories)))
             if audit:
                 # Snapshots of the stories that exist (this server's, or global ones it attaches records to).
-                existing = set(await self._owners("stories", sorted(touched_stories)))
                 before += await self._snapshots((("story", s) for s in sorted(existing)), guild)
                 # Stories new in this file need no snapshot: an empty one means "did not exist" on undo.
                 before += [
@@ -495,7 +522,7 @@ class Corpus:
             await self._write_claims(file.claims, guild)
             tick(len(file.claims))
             await self._write_attached(file, guild)
-            await self._reindex(sorted(touched_stories))
+            await self._reindex(sorted(touched_stories), (file, guild, touched_stories - existing))
             result = ApplyResult(len(file.outlets), len(file.stories), len(file.articles), len(file.claims))
             if audit:
                 target = next(iter(touched_stories)) if len(touched_stories) == 1 and not file.outlets else "*"
