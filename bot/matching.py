@@ -109,12 +109,18 @@ MAX_FTS_TERMS = 24
 #: ... leaving out terms in more than this share of stories (they cost the most and tell the least) while at least
 #: MIN_FTS_TERMS rarer ones remain ...
 MAX_DF_SHARE = 0.05
+MIN_FTS_TERMS = 3
 #: ... and in a large corpus, terms in more than this many stories or this share of them, whichever is more: the
 #: index reads and scores every story holding a term, so a term's cost grows with the corpus while what it tells
 #: does not (at 100k stories 5% is 5,000 stories per term, the cap 1,000; below 20k stories it changes nothing).
 MAX_DF_STORIES = 1000
 MAX_DF_SHARE_LARGE = 0.01
-MIN_FTS_TERMS = 3
+#: In a corpus of more than LARGE_CORPUS stories, a long paste (more distinct content stems than LONG_QUERY_STEMS; a
+#: tweet has fewer) contributes only its LONG_FTS_TERMS rarest: the index's cost grows with the query's terms much
+#: faster than what the 17th to 24th rarest words of a page tell (100k stories: 24 terms ~11 ms, 16 terms ~5 ms).
+LARGE_CORPUS = 20_000
+LONG_QUERY_STEMS = 80
+LONG_FTS_TERMS = 16
 #: BM25 weight of a story's title against its other lines (claims, summary, article titles).
 TITLE_WEIGHT = 1.0
 #: A story without entities matches (score >= 50 possible) only if the message covers at least this share of the IDF
@@ -634,12 +640,15 @@ class Matcher:
         named = sorted(((-len(c), sid) for sid, c in core_named.items() if len(c) >= min(core_total[sid], 2)))
         return _Query(norm, ws, list(dict.fromkeys(stems)), dict(found), corrections, [sid for _n, sid in named])
 
-    def _fts_terms(self, q: _Query, idx: _Index, limit: int = MAX_FTS_TERMS) -> list[str]:
+    def _fts_terms(self, q: _Query, idx: _Index, limit: int | None = None) -> list[str]:
         # Rare terms first; very common terms add cost and no discrimination.
         terms = [s for s in q.stems if s in idx.df and s.replace("'", "").isalnum()]
         terms.sort(key=lambda t: (idx.df[t], t))
         cap = min(MAX_DF_SHARE * idx.n_docs, max(MAX_DF_STORIES, MAX_DF_SHARE_LARGE * idx.n_docs))
         keep = [t for i, t in enumerate(terms) if i < MIN_FTS_TERMS or idx.df[t] <= cap]
+        if limit is None:
+            long = len(q.stems) > LONG_QUERY_STEMS and idx.n_docs > LARGE_CORPUS
+            limit = LONG_FTS_TERMS if long else MAX_FTS_TERMS
         return keep[:limit]
 
     @staticmethod
@@ -747,9 +756,10 @@ class Matcher:
             for doc in self.reader.story_candidates(expr, guild_id, self.candidates, (TITLE_WEIGHT, 1.0)):
                 if visible(doc.story_id):
                     cands.setdefault(doc.story_id, _Cand()).add(doc)
-        # ...article passages for long pastes...
-        # (thresholded: only when the story index found nothing, and passages holding two distinctive terms)
-        if len(q.stems) >= PASSAGE_MIN_WORDS and terms and not (strict and cands):
+        # ...article passages for long pastes, when the story index ran out of stories: it found fewer than it was
+        # asked for (thresholded: found nothing, and then passages holding two distinctive terms).  With a full list
+        # of stories, passages (the costliest query: the line index is ten times the story index) changed no ranking.
+        if len(q.stems) >= PASSAGE_MIN_WORDS and terms and not (cands if strict else len(cands) >= self.candidates):
             p_expr = self._pairs_expression(rare) if strict and len(rare) >= 2 else (
                 "" if strict else self._expression(terms[:PASSAGE_TERMS]))
             for c in self.reader.passage_candidates(p_expr, guild_id, 20):
