@@ -412,10 +412,12 @@ def run_child(system: str, folder: Path, limit: int, budget_s: float, timeout: i
 
 def summarise(folder: Path, results: dict, qs: dict) -> dict:
     imp = json.loads((folder / "import.json").read_text())
+    imported_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime((folder / "import.json").stat().st_mtime))
     cc = results["crosscheck"]
     summary: dict = {"stories": imp["stories"], "claims": imp["claims"], "articles": imp["articles"],
                      "db_mib": imp["db_bytes"] / 2**20, "import_articles_per_s": imp["articles"] / imp["apply_s"],
                      "import_incl_validation_per_s": imp["articles"] / (imp["apply_s"] + imp["validate_s"]),
+                     "import_measured_at": imported_at,
                      "systems": {}}
     for name, r in results.items():
         if "error" in r:
@@ -452,7 +454,9 @@ def print_summary(summary: dict) -> None:
     cc = summary["systems"].get("crosscheck", {})
     print(f"\n== {summary['stories']:,} stories, {summary['claims']:,} claims, {summary['articles']:,} articles; "
           f"database {summary['db_mib']:,.0f} MiB; import {summary['import_articles_per_s']:,.0f} articles/s through "
-          f"Corpus.apply ({summary['import_incl_validation_per_s']:,.0f}/s including model validation)")
+          f"Corpus.apply ({summary['import_incl_validation_per_s']:,.0f}/s including model validation; measured when "
+          f"the cached database was built, {summary.get('import_measured_at', '?')}: for the import speed of the "
+          f"current code run --import-only)")
     if "startup_s" in cc:
         bare = cc.get("no_snapshot_startup_s")
         built = cc.get("import_index_s")
