@@ -64,6 +64,8 @@ class RedactingFilter(logging.Filter):
         return self.TOKEN_RE.sub("[redacted]", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place (message, arguments, traceback).  For a handler of one's own; setup_logging's
+        handler uses :class:`RedactingFormatter`, which leaves the record intact for any other handler."""
         try:
             msg = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string must not hide the record
@@ -77,11 +79,26 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Formats a record as usual, then removes every secret from the whole text (message, arguments, traceback and
+    stack).  Working on the output, not the record, it redacts everything printed and changes nothing that other
+    handlers (or pytest's log capture) see."""
+
+    def __init__(self, fmt: str, secrets: list[str] | None = None):
+        super().__init__(fmt)
+        self.redactor = RedactingFilter(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            return self.redactor.redact(super().format(record))
+        except Exception:  # noqa: BLE001 - a broken format string: print the raw template, redacted
+            return self.redactor.redact(f"{record.levelname} {record.name}: {record.msg!s} {record.args!r}")
+
+
 def setup_logging(level: str = "INFO", secrets: list[str] | None = None) -> None:
-    """Log to stderr with every secret redacted (the filter sits on the handler, so all loggers pass it)."""
+    """Log to stderr with every secret redacted (the formatter sits on the handler, so all loggers pass it)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(secrets))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", secrets))
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)

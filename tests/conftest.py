@@ -14,6 +14,24 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED_STORY = "ru-af-military-technical-agreement-2026"
 
 
+@pytest.fixture(autouse=True)
+def _root_logger_restored():
+    """Tests that run the CLI in-process call setup_logging, which replaces the root logger's handlers; put them back
+    so no test's logging depends on which tests ran before it."""
+    import logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    yield
+    for h in list(root.handlers):
+        if h not in saved[0]:
+            root.removeHandler(h)
+    for h in saved[0]:
+        if h not in root.handlers:
+            root.addHandler(h)
+    root.setLevel(saved[1])
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "crosscheck.db"
