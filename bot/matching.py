@@ -22,7 +22,7 @@ import re
 import threading
 from pathlib import Path
 from functools import lru_cache
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -43,6 +43,10 @@ MAX_CORRECTED_WORDS = 12
 DEFAULT_THRESHOLD = 50.0
 HIGH = 75.0
 MEDIUM = 60.0
+
+
+#: A token as FTS5's unicode61 tokenizer reads one (letters and digits; everything else separates).
+_FTS_TOKEN_RE = re.compile(r"[^\W_]+")
 
 
 @lru_cache(maxsize=65_536)
@@ -130,6 +134,8 @@ PLAIN_MIN_COVER = 0.5
 PLAIN_GATED_MAX = 49.5
 #: At thresholds above PLAIN_GATED_MAX (auto-reply, /check), candidates must hold two of this many rarest terms.
 STRICT_TERMS = 8
+#: ... and when at most this many stories do, they are read unranked and scored by Matcher._bm25.
+STRICT_UNRANKED_MAX = 160
 #: ... and only terms in at most this share of stories (or this many, in a small corpus) count as distinctive there.
 STRICT_MAX_DF_SHARE = 0.01
 STRICT_MIN_DF = 20
@@ -257,6 +263,7 @@ class _Index:
         self.warming = False
         self._owners: dict[str, list[tuple[str, str]]] = {}
         self._idf_table: _IdfTable | None = None
+        self.fts_totals: tuple[int, int] | None = None  # (rows, tokens) of the story-level index, read on use
         self._mass: dict[frozenset[str], float] = {}
         path = _snapshot_path(reader) if snapshot else None
         key = _snapshot_key(reader, self.version) if path else None
@@ -570,15 +577,15 @@ class Matcher:
         core_total: dict[str, int] = {}
         owners_of, longest = idx.owners, idx.alias_first
         seen: set[tuple[str, ...]] = set()  # aliases already counted (a name said again adds nothing)
-        plain: set[str] = set()  # words that start no alias and name nothing (pastes repeat their words)
-        df, n_ws = idx.df, len(ws)
-        i = 0
-        while i < n_ws:
-            w = ws[i]
-            longest_n = longest.get(w)
-            if longest_n is None and w in plain:
-                i += 1
+        df, n_ws, aliases = idx.df, len(ws), idx.aliases
+        # Only words that start an alias, or that the corpus does not know (a misspelt or inflected name?), can name
+        # an entity ("fenjador" is not "fenja": a word the corpus knows is neither); each distinct word is judged once.
+        maybe = {w for w in set(ws) if w in longest or (len(w) >= 4 and w not in STOP_WORDS and stem(w) not in df)}
+        resume = 0
+        for i, w in enumerate(ws):
+            if i < resume or w not in maybe:
                 continue
+            longest_n = longest.get(w)
             owners, n, key = None, 1, (w,)
             if longest_n:
                 for n in range(min(longest_n, n_ws - i), 0, -1):
@@ -588,12 +595,11 @@ class Matcher:
                         break
                 else:
                     n, key = 1, (w,)
-            # A word the corpus knows is neither a misspelt nor an inflected name ("fenjador" is not "fenja").
             if not owners and len(w) >= 4 and w not in STOP_WORDS and stem(w) not in df:
                 fixed = None
                 if len(w) >= 6:
                     for cut in (1, 2, 3):
-                        if w[:-cut] in idx.aliases and len(w) - cut >= 5:
+                        if w[:-cut] in aliases and len(w) - cut >= 5:
                             fixed = w[:-cut]
                             break
                 if fixed is None:
@@ -606,8 +612,7 @@ class Matcher:
                         corrections[w] = fixed
             if not owners:
                 if longest_n is None:
-                    plain.add(w)
-                i += 1
+                    maybe.discard(w)  # names nothing, wherever it is
                 continue
             if key not in seen:
                 seen.add(key)
@@ -617,7 +622,7 @@ class Matcher:
                     if n_core:
                         core_named[story_id].add(entity_id)
                         core_total[story_id] = n_core
-            i += n
+            resume = i + n
         stems: list[str] = []
         content = [w for w in ws if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
         # Typo correction reads short messages that name a story's entities ("rusia afganistan militry deal"); in a
@@ -753,7 +758,19 @@ class Matcher:
             rare = []
             expr = self._expression(terms)
         if expr:
-            for doc in self.reader.story_candidates(expr, guild_id, self.candidates, (TITLE_WEIGHT, 1.0)):
+            docs = None
+            if strict:
+                # Few stories hold two distinctive terms (a handful, usually): read them unranked and score them here,
+                # which skips the costliest part of FTS5's bm25() (counting every phrase's rows once more).
+                docs = self.reader.story_matches(expr, guild_id, STRICT_UNRANKED_MAX)
+                if docs is not None:
+                    for doc in docs:
+                        doc.bm25 = self._bm25(rare, doc, idx)
+                    docs.sort(key=lambda d: (-d.bm25, d.story_id))
+                    docs = docs[: self.candidates]
+            if docs is None:
+                docs = self.reader.story_candidates(expr, guild_id, self.candidates, (TITLE_WEIGHT, 1.0))
+            for doc in docs:
                 if visible(doc.story_id):
                     cands.setdefault(doc.story_id, _Cand()).add(doc)
         # ...article passages for long pastes, when the story index ran out of stories: it found fewer than it was
@@ -778,6 +795,27 @@ class Matcher:
             doc.bm25 = 0.0
             cands[doc.story_id].add(doc)
         return cands
+
+    def _bm25(self, terms: list[str], doc: StoryDoc, idx: _Index) -> float:
+        """FTS5's bm25() of ``doc`` for the OR of ``terms`` (title weight TITLE_WEIGHT, body 1), computed here from
+        the row's stems: the same IDF (from the index's document frequencies), k1, b and average row length."""
+        if idx.fts_totals is None:
+            idx.fts_totals = self.reader.story_index_totals()
+        n_rows, n_tokens = idx.fts_totals
+        if not n_rows:
+            return 0.0
+        body = Counter(doc.terms.split()) if doc.terms else Counter(content_terms(doc.body))
+        title = Counter(_term_list(doc.title)) if doc.title else Counter()
+        length = len(_FTS_TOKEN_RE.findall(doc.title)) + len(_FTS_TOKEN_RE.findall(doc.body))
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / (n_tokens / n_rows))
+        score = 0.0
+        for t in dict.fromkeys(terms):
+            f = TITLE_WEIGHT * title.get(t, 0) + body.get(t, 0)
+            if f:
+                n = idx.df.get(t, 0)
+                idf = max(math.log((n_rows - n + 0.5) / (n + 0.5)), 1e-6)
+                score += idf * f * (BM25_K1 + 1) / (f + norm)
+        return score
 
     def plain_features(self, text: str, guild_id: int | None = None) -> list[tuple[str, list[float]]]:
         """(story id, PLAIN_FEATURES) of the candidate stories without entities, exactly as ``match`` computes them.

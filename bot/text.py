@@ -26,6 +26,13 @@ def clean_text(text: str, keep_newlines: bool = False, *, nfkc: bool = True) -> 
     spaces.  Stored article text uses ``nfkc=False`` so that quotes stay byte-for-byte the source's."""
     if not text:
         return ""
+    if text.isascii():
+        # Nothing for NFKC or the surrogate check to do; printable ASCII has no controls, tabs or newlines either.
+        if text.isprintable():
+            return text
+        text = text.replace("\t", " ")
+        text = _NEWLINES_RE.sub("\n" if keep_newlines else " ", text)
+        return _INVISIBLE_RE.sub("", text)
     if _has_surrogate(text):
         text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\ufffd", "")
     if nfkc:
@@ -84,9 +91,16 @@ def expand_hashtags(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Normalised words of ``text`` (hashtags split, punctuation and emoji dropped), stop words kept."""
-    text = normalize(expand_hashtags(clean_text(text)))
+    text = clean_text(text)
+    if "#" in text:
+        text = expand_hashtags(text)
+    # ASCII: cleaning again (as normalize does) changes nothing, and casefold is all that is left of it.
+    text = text.casefold() if text.isascii() else normalize(text)
+    found = _WORD_RE.findall(text)
+    if "'" not in text and "-" not in text and "’" not in text:
+        return found
     out: list[str] = []
-    for w in _WORD_RE.findall(text):
+    for w in found:
         w = w.replace("’", "'")
         if w.endswith("'s"):
             w = w[:-2]

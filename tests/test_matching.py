@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.matching import Matcher
 from bot.models import CorpusFile, Entity, Story, Claim
@@ -215,3 +217,48 @@ def test_pairs_expression_selects_rows_holding_two_of_the_terms() -> None:
             got = {r[0] for r in con.execute("SELECT rowid FROM t WHERE t MATCH ?", (Matcher._pairs_expression(terms),))}
             want = {i + 1 for i, d in enumerate(docs) if len(set(d.split()) & set(terms)) >= 2}
             assert got == want, terms
+
+
+def _words_reference(text: str) -> list[str]:
+    """bot.text.words without its fast paths (every step on every text), which the index's stems were made with."""
+    from bot.text import _WORD_RE, expand_hashtags, normalize
+
+    out = []
+    for w in _WORD_RE.findall(normalize(expand_hashtags(text))):
+        w = w.replace("’", "'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        out.extend(p for p in w.split("-") if p)
+    return out
+
+
+_TEXT_ALPHABET = list("abcXYZ019 -'’#_@.\t\n\r\x00\x0b\x0c\x1f\x7féİßſ\u200b\u0301\ufb01Ǆﬀ´") + ["\ud800"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_TEXT_ALPHABET), max_size=40) | st.text(max_size=30))
+def test_words_fast_paths_read_text_as_the_index_does(text: str) -> None:
+    from bot.text import clean_text, normalize, words
+
+    assert words(text) == _words_reference(clean_text(text))
+    assert normalize(text) == normalize(clean_text(text))
+
+
+def test_bm25_computed_here_equals_the_index_bm25(matcher: Matcher, reader: CorpusReader) -> None:
+    """Thresholded checks score the few stories holding two distinctive terms themselves: FTS5's bm25(), exactly."""
+    from storage.reader import StoryDoc
+
+    idx = matcher.index
+    rows = reader.conn.execute("SELECT story_id, guild_id, title, body, terms FROM search_story").fetchall()
+    assert rows
+    checked = 0
+    for text in ("Russia Afghanistan military agreement Taliban", "Moscow Kabul defence pact signed"):
+        terms = [t for t in matcher._analyse(text, idx).stems if t in idx.df]
+        expr = " OR ".join(f'"{t}"' for t in terms)
+        fts = dict(reader.conn.execute(
+            "SELECT story_id, -bm25(search_story, 1, 1, 0, 0, 0) FROM search_story WHERE search_story MATCH ?", (expr,)))
+        for r in rows:
+            if r[0] in fts:
+                assert matcher._bm25(terms, StoryDoc(*r), idx) == pytest.approx(fts[r[0]], rel=1e-9)
+                checked += 1
+    assert checked
