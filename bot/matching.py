@@ -99,13 +99,17 @@ def prepare_text(text: str) -> str:
 #:   cov_title share of the title's IDF mass covered by the query
 #:   fuzz      rapidfuzz partial_ratio of the closest claim inside the query (ratio when the claim is longer) / 100
 #:   log_len   log(1 + distinct stems of the story text)
-PLAIN_FEATURES = ("bm25", "bm25_rel", "rank_rr", "cov_q", "cov_d", "cov_claim", "cov_title", "fuzz", "log_len")
-PLAIN_MEAN = (0.0566788, 0.433627, 0.106964, 0.10265, 0.15036, 0.190145, 0.198721, 0.431677, 2.77031)
-PLAIN_SCALE = (0.0271498, 0.187143, 0.170484, 0.0520476, 0.0757103, 0.0944905, 0.159227, 0.05068, 0.360191)
-PLAIN_WEIGHTS = (0, 0.0388063, 0.333781, 1.02808, 0, 0.629849, 0.854304, 0.0865049, 0.710432)
+#:   q_title   cov_q x cov_title: the message is covered by the story and covers its title, both at once
+#:   cov_rare  IDF share of the message's RARE_STEMS rarest stems that the story holds
+PLAIN_FEATURES = ("bm25", "bm25_rel", "rank_rr", "cov_q", "cov_d", "cov_claim", "cov_title", "fuzz", "log_len",
+                  "q_title", "cov_rare")
+RARE_STEMS = 5
+PLAIN_MEAN = (0.0565877, 0.433574, 0.106964, 0.102495, 0.150324, 0.19011, 0.198679, 0.431683, 2.7704, 0.0225961, 0.0370023)
+PLAIN_SCALE = (0.0270357, 0.187101, 0.170484, 0.0518552, 0.0757202, 0.0945045, 0.159223, 0.0506625, 0.360132, 0.0365335, 0.0850555)
+PLAIN_WEIGHTS = (0, 0, 0.335201, 0.63201, 0, 0.661803, 0.440335, 0.126246, 0.751232, 0.620414, 0.300241)
 #: score = 100 * sigmoid(CAL_A * (w . standardised features) + CAL_B)
-PLAIN_CAL_A = 0.782058
-PLAIN_CAL_B = -5.88447
+PLAIN_CAL_A = 0.70793
+PLAIN_CAL_B = -5.62674
 BM25_K1 = 1.2
 BM25_B = 0.75
 #: Candidate generation: the rarest query terms (at most this many) in one OR query over the story-level index ...
@@ -894,6 +898,8 @@ class Matcher:
         qidf = {t: idf[t] for t in qstems}
         qget, mass = qidf.__getitem__, idx.mass
         q_idf = sum(qidf.values()) or 1.0
+        rare = sorted(qidf, key=lambda t: (-qidf[t], t))[:RARE_STEMS]
+        rare_idf = sum(qidf[t] for t in rare) or 1.0
         ranked = sorted(plain.items(), key=lambda x: (-x[1].bm25, x[0]))
         best_bm25 = ranked[0][1].bm25 or 1.0
         out = []
@@ -922,7 +928,8 @@ class Matcher:
                 fz = (fuzz.partial_ratio(tn, q.text, processor=None) if len(tn) < len(q.text)
                       else fuzz.ratio(tn, q.text, processor=None)) / 100
             feats = [cand.bm25 / (q_idf * (BM25_K1 + 1)), cand.bm25 / best_bm25, 1 / (1 + rank), shared_idf / q_idf,
-                     shared_idf / d_idf, cov_claim, cov_title, fz, math.log1p(len(doc_terms))]
+                     shared_idf / d_idf, cov_claim, cov_title, fz, math.log1p(len(doc_terms)),
+                     shared_idf / q_idf * cov_title, sum(qidf[t] for t in rare if t in doc_terms) / rare_idf]
             out.append((story_id, feats, best_text, sorted(shared, key=lambda t: (-qidf[t], t))))
         return out
 
