@@ -335,10 +335,13 @@ class CorpusReader:
         return dict(self.conn.execute(f"SELECT term, doc FROM temp.search_story_vocab WHERE term IN ({marks})", terms))  # noqa: S608
 
     def index_fingerprint(self) -> tuple[int, int, int]:
-        """(story index rows, last index row id, last audit id): with the corpus version, what identifies a state."""
+        """(story index rows, last index row id, last audit id of a corpus change): with the corpus version, what
+        identifies a state.  Server settings and auto-reply changes (and their undos) are left out: they change
+        nothing the matcher indexes, so they must not cost the next start an index rebuild."""
         r = self.conn.execute(
             "SELECT (SELECT count(*) FROM search_rows WHERE fts = 'search_story'), "
-            "(SELECT max(row) FROM search_rows WHERE fts = 'search_story'), (SELECT max(id) FROM audit_log)"
+            "(SELECT max(row) FROM search_rows WHERE fts = 'search_story'), "
+            "(SELECT id FROM audit_log WHERE target_kind NOT IN ('settings', 'autoreply') ORDER BY id DESC LIMIT 1)"
         ).fetchone()
         return (int(r[0] or 0), int(r[1] or 0), int(r[2] or 0))
 

@@ -199,6 +199,27 @@ def test_index_reloads_after_a_change(seeded_path, reader: CorpusReader) -> None
     assert m.match("old town bridge closed for repairs").hits
 
 
+def test_settings_changes_keep_the_index_snapshot_corpus_changes_replace_it(seeded_path, reader: CorpusReader) -> None:
+    """The snapshot beside the database is keyed on corpus changes only: a moderator's /settings or /autoreply change
+    (audited too) must not make the next start rebuild the index; a corpus change must."""
+    from bot import matching
+
+    key = matching._snapshot_key(reader, reader.version())
+    mod = Actor(guild_id=111, user_id=1, name="mod")
+
+    async def settings_changes() -> None:
+        c = await Corpus.open(seeded_path)
+        await c.set_settings(111, actor=mod, threshold=70.0)
+        await c.set_autoreply(111, 5, enabled=True, actor=mod)
+        await c.undo(mod)
+        await c.close()
+
+    asyncio.run(settings_changes())
+    assert matching._snapshot_key(reader, reader.version()) == key
+    _add_story(seeded_path, Story(id="bridge", title="Old town bridge closed"), [], guild=111)
+    assert matching._snapshot_key(reader, reader.version()) != key
+
+
 def test_pairs_expression_selects_rows_holding_two_of_the_terms() -> None:
     """The balanced "two of these terms" expression selects exactly the rows holding at least two of them."""
     import random
