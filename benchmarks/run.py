@@ -85,7 +85,7 @@ def _schema_tag() -> str:
     return f"g{GENERATOR_VERSION}-s{schema_version()}"
 
 
-def import_stories(db: Path, gen: list, stats: dict, log=print) -> None:
+def import_stories(db: Path, gen: list, stats: dict, log=print, *, merge: bool = False) -> None:
     """Import synthetic stories into ``db`` as the CLI imports files: their outlets first, then files of 1,000
     stories, each one ``Corpus.apply`` (one audited transaction).  Adds counts and the time spent to ``stats``."""
     from bot.models import Article, Claim, CorpusFile, Entity, Outlet, Story
@@ -121,6 +121,10 @@ def import_stories(db: Path, gen: list, stats: dict, log=print) -> None:
                 stats["articles"] += len(file.articles)
                 if (start // 1000) % 10 == 9:
                     log(f"  {stats['stories']:,} stories, {stats['articles'] / stats['apply_s']:,.0f} articles/s")
+            if merge:  # as `crosscheck import` ends (the last of several files): the story index in one b-tree
+                t0 = time.perf_counter()
+                await corpus.optimize_story_index()
+                stats["optimize_s"] = time.perf_counter() - t0
         finally:
             await corpus.close()
 
@@ -143,7 +147,7 @@ def prepare(n: int, n_queries: int, log=print) -> Path:
     gen = list(generate(n))
     t_gen = time.perf_counter() - t_gen
     stats = {"stories": 0, "claims": 0, "articles": 0, "validate_s": 0.0, "apply_s": 0.0, "generate_s": t_gen}
-    import_stories(db, gen, stats, log)
+    import_stories(db, gen, stats, log, merge=True)
     con = sqlite3.connect(db)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()

@@ -168,8 +168,19 @@ def test_import_saves_the_matcher_index_for_the_next_start(db, tmp_path, capsys,
                       "text": "The Ferry Workers Union began a strike over pay on Tuesday."}],
         "claims": [{"id": "fs-c1", "story": "ferry-strike", "text": "Ferry Workers Union strike stops all ferries"}],
     }))
+    from storage.corpus import Corpus
+
+    merged: list[str] = []
+    real_optimize = Corpus.optimize_story_index
+
+    async def optimize(self) -> None:  # noqa: ANN001
+        merged.append(str(self.path))
+        await real_optimize(self)
+
+    monkeypatch.setattr(Corpus, "optimize_story_index", optimize)
     code, out, _ = run(capsys, "--db", str(db), "import", str(corpus_file))
     assert code == 0 and "matcher index saved" in out
+    assert merged == [str(db)]  # the story index is merged into one b-tree before the snapshot is taken
     reader = CorpusReader(db)
     try:
         key = marshal.loads(snapshot.read_bytes())[0]
@@ -187,4 +198,5 @@ def test_import_saves_the_matcher_index_for_the_next_start(db, tmp_path, capsys,
     corpus_file.write_text(corpus_file.read_text().replace("over pay", "over wages"))
     code, out, _ = run(capsys, "--db", str(db), "import", str(corpus_file), "--no-index")
     assert code == 0 and "matcher index" not in out
+    assert merged == [str(db)]  # --no-index skips the merge too
     assert marshal.loads(snapshot.read_bytes())[0] == key

@@ -498,3 +498,40 @@ async def test_moving_articles_and_claims_to_another_story_reindexes_both_and_un
     assert {a.id for a in corpus.reader.articles("a-other", A.guild_id)} == {"a-a1"}
     assert (await corpus.undo(A)).action == "import"
     assert table_dump(db_path) == start and index_problems(db_path) == []
+
+
+async def test_optimize_story_index_merges_segments_and_changes_nothing_else(corpus, db_path) -> None:
+    """After many small imports the story index is in many segments; optimize leaves one and the same answers,
+    without a new corpus version or audit entry."""
+    import sqlite3 as sq
+
+    from bot.matching import Matcher
+    from bot.models import Claim, CorpusFile, Story
+    from storage.corpus import Actor
+
+    for i in range(12):
+        await corpus.apply(CorpusFile(stories=[Story(id=f"s{i}", title=f"Harbour ferry strike number {i} over pay")],
+                                      claims=[Claim(id=f"c{i}", story=f"s{i}", text=f"Ferry crews strike {i} times")]),
+                           Actor(name="t"))
+
+    def segments() -> int:
+        conn = sq.connect(db_path)
+        try:
+            return conn.execute("SELECT count(*) FROM search_story_data WHERE id > 10").fetchone()[0]
+        finally:
+            conn.close()
+
+    async def state() -> tuple:
+        r = corpus.reader
+        hits = Matcher(r).match("harbour ferry strike number 7 over pay", None, top=5, threshold=0).hits
+        return r.version(), len(await corpus.history(0, 100)), [h.story_id for h in hits]
+
+    before_segments, before = segments(), await state()
+    await corpus.optimize_story_index()
+    assert segments() < before_segments
+    assert await state() == before and before[2][:1] == ["s7"]
+    conn = sq.connect(db_path)
+    try:
+        conn.execute("INSERT INTO search_story(search_story, rank) VALUES('integrity-check', 1)")
+    finally:
+        conn.close()
