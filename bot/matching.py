@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 from functools import lru_cache
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -684,6 +685,17 @@ class Matcher:
 
     # -- matching -------------------------------------------------------------------------------------------------
 
+    def _visible(self, idx: _Index, guild_id: int | None) -> Callable[[str], bool]:
+        """Whether a story may be shown on this server: global or its own, and not hidden there."""
+        hidden = self.reader.hidden_stories(guild_id)
+        visible_guilds = (0, int(guild_id or 0))
+
+        def visible(story_id: str) -> bool:
+            s = idx.stories.get(story_id)
+            return s is not None and s.guild_id in visible_guilds and story_id not in hidden
+
+        return visible
+
     def match(
         self,
         text: str,
@@ -698,12 +710,7 @@ class Matcher:
         text = text[:MAX_QUERY_CHARS]
         extra_text = extra_text[:MAX_QUERY_CHARS]
         idx = self.index
-        hidden = self.reader.hidden_stories(guild_id)
-        visible_guilds = (0, int(guild_id or 0))
-
-        def visible(story_id: str) -> bool:
-            s = idx.stories.get(story_id)
-            return s is not None and s.guild_id in visible_guilds and story_id not in hidden
+        visible = self._visible(idx, guild_id)
 
         links = self._links(text, guild_id)
         hits: dict[str, Hit] = {}
@@ -827,12 +834,7 @@ class Matcher:
         For fitting the ranking model (benchmarks/tune_checkthat.py); not used on the hot path.
         """
         idx = self.index
-        hidden = self.reader.hidden_stories(guild_id)
-        visible_guilds = (0, int(guild_id or 0))
-
-        def visible(story_id: str) -> bool:
-            s = idx.stories.get(story_id)
-            return s is not None and s.guild_id in visible_guilds and story_id not in hidden
+        visible = self._visible(idx, guild_id)
 
         q = self._analyse(prepare_text(strip_urls(text[:MAX_QUERY_CHARS])), idx)
         plain = {s: c for s, c in self._candidates(q, idx, guild_id, visible).items() if not idx.stories[s].core}
