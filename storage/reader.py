@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,6 +218,26 @@ class CorpusReader:
         ).fetchall()
         return [Candidate(r[0], r[1], r[2], r[3], -float(r[4])) for r in rows]
 
+    def _rank_then_read(
+        self, table: str, bm25: str, bm25_args: Sequence[float], columns: str, match: str, fetch: int
+    ) -> tuple[int, dict[int, float], list[tuple]]:
+        """Rank rowids of an FTS5 table alone (``bm25`` with ``bm25_args``; reading a matched row's columns costs a
+        lookup per row), then read ``columns`` of the best ``fetch``.  (rows ranked, rowid -> score, rows as
+        ``(rowid, *columns)``.)  ``table``, ``bm25`` and ``columns`` are this module's constants, never user text."""
+        ranked = self.conn.execute(
+            f"SELECT rowid, {bm25} AS score FROM {table} WHERE {table} MATCH ? ORDER BY score LIMIT ?",  # noqa: S608
+            (*bm25_args, match, fetch),
+        ).fetchall()
+        if not ranked:
+            return 0, {}, []
+        score = {r[0]: -float(r[1]) for r in ranked}
+        marks = ",".join("?" * len(ranked))
+        rows = self.conn.execute(
+            f"SELECT rowid, {columns} FROM {table} WHERE rowid IN ({marks})",  # noqa: S608
+            list(score),
+        ).fetchall()
+        return len(ranked), score, rows
+
     def story_candidates(
         self, match: str, guild_id: int | None, limit: int = 30, weights: tuple[float, float] = (1.0, 1.0)
     ) -> list[StoryDoc]:
@@ -232,21 +252,12 @@ class CorpusReader:
         g = visible(guild_id)
         fetch = limit
         while True:
-            ranked = self.conn.execute(
-                "SELECT rowid, bm25(search_story, ?, ?, 0, 0, 0) AS score FROM search_story "
-                "WHERE search_story MATCH ? ORDER BY score LIMIT ?",
-                (weights[0], weights[1], match, fetch),
-            ).fetchall()
-            if not ranked:
-                return []
-            score = {r[0]: -float(r[1]) for r in ranked}
-            marks = ",".join("?" * len(ranked))
-            rows = self.conn.execute(
-                f"SELECT rowid, story_id, guild_id, title, body, terms FROM search_story WHERE rowid IN ({marks})",  # noqa: S608
-                list(score),
-            ).fetchall()
+            n_ranked, score, rows = self._rank_then_read(
+                "search_story", "bm25(search_story, ?, ?, 0, 0, 0)", weights, "story_id, guild_id, title, body, terms",
+                match, fetch,
+            )
             out = [StoryDoc(r[1], r[2], r[3], r[4], r[5], score[r[0]]) for r in rows if r[2] in g]
-            if len(out) >= limit or len(ranked) < fetch or fetch >= 64 * limit:
+            if len(out) >= limit or n_ranked < fetch or fetch >= 64 * limit:
                 out.sort(key=lambda d: (-d.bm25, d.story_id))
                 return out[:limit]
             fetch *= 4
@@ -300,18 +311,8 @@ class CorpusReader:
         if not match:
             return []
         g = visible(guild_id)
-        ranked = self.conn.execute(
-            "SELECT rowid, bm25(search) AS score FROM search WHERE search MATCH ? ORDER BY score LIMIT ?",
-            (match, 3 * limit),
-        ).fetchall()
-        if not ranked:
-            return []
-        score = {r[0]: -float(r[1]) for r in ranked}
-        marks = ",".join("?" * len(ranked))
-        rows = self.conn.execute(
-            f"SELECT rowid, kind, ref_id, story_id, text, guild_id FROM search WHERE rowid IN ({marks})",  # noqa: S608
-            list(score),
-        ).fetchall()
+        _, score, rows = self._rank_then_read("search", "bm25(search)", (), "kind, ref_id, story_id, text, guild_id",
+                                              match, 3 * limit)
         out = [Candidate(r[1], r[2], r[3], r[4], score[r[0]]) for r in rows if r[1] == "passage" and r[5] in g]
         out.sort(key=lambda c: -c.bm25)
         return out[:limit]
