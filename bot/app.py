@@ -30,7 +30,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import RedactingFilter
+from bot.config import Redactor
 from bot.importers import ImportFileError
 from bot.render import inert
 from bot.service import MAX_CLAIM_CHARS, CheckInputError, Checker, validate_claim
@@ -483,7 +483,7 @@ def sync_commands(settings: Settings, db_path: str | Path, *, guild_id: int | No
     if not token:
         log.error("no DISCORD_TOKEN set")
         return 2
-    redact = RedactingFilter([token]).redact
+    redact = Redactor([token]).redact
 
     def say(message: str) -> None:
         # Discord's error bodies may echo what was sent: everything printed passes the same redaction as the logs.

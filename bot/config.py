@@ -49,34 +49,19 @@ class Settings(BaseSettings):
         return self.discord_token.get_secret_value().strip() if self.discord_token else None
 
 
-class RedactingFilter(logging.Filter):
-    """Removes secrets (the bot token, anything shaped like a Discord token) from every log record."""
+class Redactor:
+    """Removes secrets (the bot token, anything shaped like a Discord token) from text: every log line (through
+    :class:`RedactingFormatter`) and whatever ``crosscheck sync`` prints."""
 
     TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}")
 
     def __init__(self, secrets: list[str] | None = None):
-        super().__init__()
         self.secrets = [s for s in (secrets or []) if s and len(s) >= 8]
 
     def redact(self, text: str) -> str:
         for s in self.secrets:
             text = text.replace(s, "[redacted]")
         return self.TOKEN_RE.sub("[redacted]", text)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the record in place (message, arguments, traceback).  For a handler of one's own; setup_logging's
-        handler uses :class:`RedactingFormatter`, which leaves the record intact for any other handler."""
-        try:
-            msg = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string must not hide the record
-            msg = str(record.msg)
-        red = self.redact(msg)
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        if red != msg or record.args:
-            record.msg, record.args = red, None
-        return True
 
 
 class RedactingFormatter(logging.Formatter):
@@ -86,7 +71,7 @@ class RedactingFormatter(logging.Formatter):
 
     def __init__(self, fmt: str, secrets: list[str] | None = None):
         super().__init__(fmt)
-        self.redactor = RedactingFilter(secrets)
+        self.redactor = Redactor(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import RedactingFilter, Settings
+from bot.config import Redactor, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Shaped like a Discord token (so the pattern redaction applies too) and a plain one (only the exact-secret path).
@@ -154,9 +154,9 @@ def test_logs_and_tracebacks_are_redacted(capsys) -> None:
 
 
 def test_token_shaped_strings_are_redacted_even_if_not_configured() -> None:
-    f = RedactingFilter([])
+    f = Redactor([])
     assert f.redact(f"leaked {CANARIES[0]} here") == "leaked [redacted] here"
-    assert RedactingFilter(["short"]).secrets == []  # too short to redact safely
+    assert Redactor(["short"]).secrets == []  # too short to redact safely
 
 
 # -- the CLI ---------------------------------------------------------------------------------------------------------
