@@ -581,18 +581,21 @@ class Corpus:
                 raise CorpusError(f"ratings[{i}].outlet: unknown outlet {r.outlet!r}")
         return out
 
+    async def _ord(self, table: str, record_id: str, parent_col: str, parent_id: str) -> int:
+        """A record's place among its parent's: kept if it exists, else after the last one.  ``table`` and
+        ``parent_col`` are this module's constants."""
+        rows = await self._fetch(f"SELECT ord FROM {table} WHERE id = ?", (record_id,))  # noqa: S608
+        if rows:
+            return rows[0][0]
+        sql = f"SELECT coalesce(max(ord) + 1, 0) FROM {table} WHERE {parent_col} = ?"  # noqa: S608
+        return (await self._fetch(sql, (parent_id,)))[0][0]
+
     async def _write_attached(self, file: CorpusFile, guild: int) -> None:
         for q in file.questions:
-            rows = await self._fetch("SELECT ord FROM questions WHERE id = ?", (q.id,))
-            ord_ = rows[0][0] if rows else (
-                await self._fetch("SELECT coalesce(max(ord) + 1, 0) FROM questions WHERE story_id = ?", (q.story,))
-            )[0][0]
+            ord_ = await self._ord("questions", q.id, "story_id", q.story)
             await self._write_question(q.story, Question.model_validate(q.model_dump(exclude={"story"})), guild, ord_)
         for p in file.positions:
-            rows = await self._fetch("SELECT ord FROM positions WHERE id = ?", (p.id,))
-            ord_ = rows[0][0] if rows else (
-                await self._fetch("SELECT coalesce(max(ord) + 1, 0) FROM positions WHERE question_id = ?", (p.question,))
-            )[0][0]
+            ord_ = await self._ord("positions", p.id, "question_id", p.question)
             await self._write_position(p.question, Position.model_validate(p.model_dump(exclude={"question"})), guild, ord_)
         for r in file.ratings:
             await self.conn.execute(
@@ -856,11 +859,7 @@ class Corpus:
                     if not await self._visible_article(ref, guild):
                         raise CorpusError(f"positions[{p.id}].articles: unknown article {ref!r}")
             before = await self._snapshots([("story", story_id)], guild)
-            rows = await self._fetch("SELECT ord FROM questions WHERE id = ?", (question.id,))
-            if rows:
-                ord_ = rows[0][0]
-            else:
-                ord_ = (await self._fetch("SELECT coalesce(max(ord) + 1, 0) FROM questions WHERE story_id = ?", (story_id,)))[0][0]
+            ord_ = await self._ord("questions", question.id, "story_id", story_id)
             await self._write_question(story_id, question, guild, ord_)
             return await self._audit(actor, "question", "question", question.id, before, f"question {question.id} on {story_id}")
 
@@ -878,12 +877,10 @@ class Corpus:
                 if not await self._visible_article(ref, guild):
                     raise CorpusError(f"position.articles: unknown article {ref!r}")
             before = await self._snapshots([("story", story_id)], guild)
-            existing = await self._fetch("SELECT ord, question_id, guild_id FROM positions WHERE id = ?", (position.id,))
-            if existing and existing[0][2] == guild and existing[0][1] != question_id:
-                raise CorpusError(f"position {position.id!r} is taken by question {existing[0][1]!r}; choose another id")
-            ord_ = existing[0][0] if existing else (
-                await self._fetch("SELECT coalesce(max(ord) + 1, 0) FROM positions WHERE question_id = ?", (question_id,))
-            )[0][0]
+            existing = await self._fetch("SELECT question_id, guild_id FROM positions WHERE id = ?", (position.id,))
+            if existing and existing[0][1] == guild and existing[0][0] != question_id:
+                raise CorpusError(f"position {position.id!r} is taken by question {existing[0][0]!r}; choose another id")
+            ord_ = await self._ord("positions", position.id, "question_id", question_id)
             await self._write_position(question_id, position, guild, ord_)
             return await self._audit(actor, "position", "position", position.id, before, f"position {position.id} on {question_id}")
 
