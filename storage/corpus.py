@@ -200,13 +200,14 @@ _BATCH: dict[str, list[tuple[str, str]]] = {
 _KEYED = frozenset({"articles", "claims", "questions", "positions"})
 
 
-#: A scratch table (per connection, in memory) for the ``search`` rows of one re-index, and the two statements that
-#: move them into ``search`` and ``search_rows``.
-_SCRATCH = ("CREATE TEMP TABLE IF NOT EXISTS search_new "
-            "(row INTEGER PRIMARY KEY, text TEXT, kind TEXT, ref_id TEXT, story_id TEXT, guild_id INTEGER)")
-_INSERT_SEARCH = ("INSERT INTO search (rowid, text, kind, ref_id, story_id, guild_id) "
-                  "SELECT row, text, kind, ref_id, story_id, guild_id FROM temp.search_new")
-_INSERT_SEARCH_ROWS = "INSERT INTO search_rows (fts, row, story_id) SELECT 'search', row, story_id FROM temp.search_new"
+#: A scratch table (per connection, in memory) for the passages of one re-index, and the two statements that move
+#: them into ``search_passage`` and ``search_rows``.
+_SCRATCH = ("CREATE TEMP TABLE IF NOT EXISTS passage_new "
+            "(row INTEGER PRIMARY KEY, text TEXT, ref_id TEXT, story_id TEXT, guild_id INTEGER)")
+_INSERT_PASSAGES = ("INSERT INTO search_passage (rowid, text, ref_id, story_id, guild_id) "
+                    "SELECT row, text, ref_id, story_id, guild_id FROM temp.passage_new")
+_INSERT_PASSAGE_ROWS = ("INSERT INTO search_rows (fts, row, story_id) "
+                        "SELECT 'search_passage', row, story_id FROM temp.passage_new")
 
 
 class Corpus:
@@ -369,9 +370,9 @@ class Corpus:
     # -- full-text index ------------------------------------------------------------------------------------------
 
     async def _reindex(self, story_ids: Iterable[str], written: tuple[CorpusFile, int, set[str]] | None = None) -> None:
-        """Rebuild the full-text rows of these stories: ``search`` (one row per title, summary, claim, article title
-        and passage) and ``search_story`` (one row per story and contributing server: title, and the rest one per
-        line, with their stems), and the ``search_rows`` map that finds them again by story (schema v2).
+        """Rebuild the full-text rows of these stories: ``search_story`` (one row per story and contributing server:
+        title, and the rest one per line, with their stems), ``search_passage`` (one row per article passage), and
+        the ``search_rows`` map that finds them again by story.
 
         ``written``: (the file just written, its server, the ids of the stories it created).  A story created by
         the file has exactly the file's rows (nothing else could refer to it before), so those are taken from the
@@ -404,7 +405,7 @@ class Corpus:
             claim_src = [(c.id, c.story, written_guild, c.text) for x in new for c in new_claims.get(x, ())]
             article_src = [(a.id, a.story, written_guild, a.title, a.text) for x in new for a in new_articles.get(x, ())]
             if old:
-                for fts in ("search", "search_story"):
+                for fts in ("search_passage", "search_story"):
                     await self.conn.execute(
                         f"DELETE FROM {fts} WHERE rowid IN (SELECT row FROM search_rows WHERE fts = ? AND story_id IN ({marks}))",  # noqa: S608
                         (fts, *old),
@@ -414,7 +415,7 @@ class Corpus:
                 claim_src += await self._fetch(f"SELECT id, story_id, guild_id, text FROM claims WHERE story_id IN ({marks})", old)  # noqa: S608
                 article_src += await self._fetch(
                     f"SELECT id, story_id, guild_id, title, text FROM articles WHERE story_id IN ({marks})", old)  # noqa: S608
-            rows: list[tuple[str, str, str, str, int]] = []
+            rows: list[tuple[str, str, str, int]] = []  # passages: (text, article, story, server)
             # (story, guild) -> [title, body lines]
             docs: dict[tuple[str, int], list[Any]] = {}
 
@@ -422,32 +423,28 @@ class Corpus:
                 return docs.setdefault((story_id, guild), ["", []])
 
             for r in story_src:
-                rows.append((r[2], "story", r[0], r[0], r[1]))
                 doc(r[0], r[1])[0] = r[2]
                 if r[3]:
-                    rows.append((r[3], "summary", r[0], r[0], r[1]))
                     doc(r[0], r[1])[1].append(r[3])
             for r in claim_src:
-                rows.append((r[3], "claim", r[0], r[1], r[2]))
                 doc(r[1], r[2])[1].append(r[3])
             for r in article_src:
                 if r[3]:
-                    rows.append((r[3], "title", r[0], r[1], r[2]))
                     doc(r[1], r[2])[1].append(r[3])
                 for p in passages(r[4]):
-                    rows.append((p, "passage", r[0], r[1], r[2]))
+                    rows.append((p, r[0], r[1], r[2]))
             pending = []
             if rows:
-                base = await last_rowid("search")
+                base = await last_rowid("search_passage")
                 # The rows go to a scratch table first (row by row, while no other thread wants the GIL), then into
                 # the index with one statement: SQLite tokenises them in a single step on the connection's thread,
                 # never taking Python's GIL back, while the stems of the story rows are computed in a worker thread.
                 # (Inserted row by row into the index, the two threads fought over the GIL: three times as long.)
                 await self.conn.execute(_SCRATCH)
-                await self.conn.execute("DELETE FROM temp.search_new")
-                await self.conn.executemany("INSERT INTO temp.search_new VALUES (?, ?, ?, ?, ?, ?)",
+                await self.conn.execute("DELETE FROM temp.passage_new")
+                await self.conn.executemany("INSERT INTO temp.passage_new VALUES (?, ?, ?, ?, ?)",
                                             [(base + i, *row) for i, row in enumerate(rows, start=1)])
-                pending = [asyncio.ensure_future(self.conn.execute(sql)) for sql in (_INSERT_SEARCH, _INSERT_SEARCH_ROWS)]
+                pending = [asyncio.ensure_future(self.conn.execute(sql)) for sql in (_INSERT_PASSAGES, _INSERT_PASSAGE_ROWS)]
                 await asyncio.sleep(0)
             # Stemming is CPU work: a worker thread does it, so a large import never stalls the event loop.
             try:
@@ -456,7 +453,7 @@ class Corpus:
                 for fut in pending:  # never leave a statement of this transaction running unawaited
                     await fut
             if rows:
-                await self.conn.execute("DELETE FROM temp.search_new")
+                await self.conn.execute("DELETE FROM temp.passage_new")
             if story_rows:
                 base = await last_rowid("search_story")
                 await self.conn.executemany(

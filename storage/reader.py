@@ -30,7 +30,7 @@ def visible(guild_id: int | None) -> tuple[int, int]:
 
 @dataclass(slots=True)
 class Candidate:
-    kind: str  # story | claim | title | passage
+    kind: str  # "passage" (the only kind since schema v3)
     ref_id: str
     story_id: str
     text: str
@@ -206,18 +206,6 @@ class CorpusReader:
 
     # -- matching -------------------------------------------------------------------------------------------------
 
-    def fts_candidates(self, match: str, guild_id: int | None, limit: int = 50) -> list[Candidate]:
-        """Best BM25 rows for an FTS5 MATCH expression, restricted to what the server sees."""
-        if not match:
-            return []
-        g = visible(guild_id)
-        rows = self.conn.execute(
-            "SELECT kind, ref_id, story_id, text, bm25(search) AS score FROM search "
-            "WHERE search MATCH ? AND guild_id IN (?, ?) ORDER BY score LIMIT ?",
-            (match, g[0], g[1], limit),
-        ).fetchall()
-        return [Candidate(r[0], r[1], r[2], r[3], -float(r[4])) for r in rows]
-
     def _rank_then_read(
         self, table: str, bm25: str, bm25_args: Sequence[float], columns: str, match: str, fetch: int
     ) -> tuple[int, dict[int, float], list[tuple]]:
@@ -307,13 +295,15 @@ class CorpusReader:
         return [StoryDoc(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def passage_candidates(self, match: str, guild_id: int | None, limit: int = 20) -> list[Candidate]:
-        """Best article passages by BM25 for an FTS5 MATCH expression, for this server (ranked first, then read)."""
+        """Best article passages by BM25 for an FTS5 MATCH expression, for this server (ranked first, then read).
+
+        ``search_passage`` has detail=column (schema v3): the expression may hold single terms only, no phrases."""
         if not match:
             return []
         g = visible(guild_id)
-        _, score, rows = self._rank_then_read("search", "bm25(search)", (), "kind, ref_id, story_id, text, guild_id",
-                                              match, 3 * limit)
-        out = [Candidate(r[1], r[2], r[3], r[4], score[r[0]]) for r in rows if r[1] == "passage" and r[5] in g]
+        _, score, rows = self._rank_then_read("search_passage", "bm25(search_passage)", (),
+                                              "ref_id, story_id, text, guild_id", match, 3 * limit)
+        out = [Candidate("passage", r[1], r[2], r[3], score[r[0]]) for r in rows if r[4] in g]
         out.sort(key=lambda c: -c.bm25)
         return out[:limit]
 
@@ -349,22 +339,6 @@ class CorpusReader:
     def story_row_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM search_rows WHERE fts = 'search_story'").fetchone()[0]
 
-    def story_texts(self, story_ids: Iterable[str], guild_id: int | None) -> dict[str, list[tuple[str, str]]]:
-        """(kind, text) rows of the search index for the given stories: titles, summaries, claims (not passages)."""
-        ids = list(dict.fromkeys(story_ids))
-        out: dict[str, list[tuple[str, str]]] = {i: [] for i in ids}
-        if not ids:
-            return out
-        g = visible(guild_id)
-        marks = ",".join("?" * len(ids))
-        for r in self.conn.execute(
-            f"SELECT story_id, kind, text FROM search WHERE story_id IN ({marks}) "  # noqa: S608
-            "AND kind != 'passage' AND guild_id IN (?, ?)",
-            (*ids, *g),
-        ):
-            out[r[0]].append((r[1], r[2]))
-        return out
-
     def term_visible(self, term: str, guild_id: int | None) -> bool:
         """Whether an index term (a Porter stem) occurs in text this server may see (global or its own).
 
@@ -373,7 +347,7 @@ class CorpusReader:
             return False
         g = visible(guild_id)
         row = self.conn.execute(
-            "SELECT 1 FROM search WHERE search MATCH ? AND guild_id IN (?, ?) LIMIT 1", (f'"{term}"', *g)
+            "SELECT 1 FROM search_story WHERE search_story MATCH ? AND guild_id IN (?, ?) LIMIT 1", (f'"{term}"', *g)
         ).fetchone()
         return row is not None
 
@@ -397,14 +371,6 @@ class CorpusReader:
     def entity_rows(self) -> Iterator[tuple[str, str, str, str, int]]:
         """(story id, entity id, name, aliases JSON, core) of every entity, in each story's order."""
         yield from self.conn.execute("SELECT story_id, id, name, aliases, core FROM entities ORDER BY story_id, ord")
-
-    def vocabulary(self, min_df: int = 1) -> Iterator[tuple[str, int]]:
-        """(term, document frequency) of the full-text index, for typo correction and term weighting."""
-        self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_vocab USING fts5vocab(main, search, row)")
-        yield from self.conn.execute("SELECT term, doc FROM temp.search_vocab WHERE doc >= ?", (min_df,))
-
-    def document_count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM search").fetchone()[0]
 
     def article_by_canonical_url(self, canonical: str, guild_id: int | None) -> tuple[str, str] | None:
         """(article id, story id) of the article at this canonical URL, if the server sees it."""

@@ -37,6 +37,14 @@ def small_file(prefix: str = "s") -> CorpusFile:
     )
 
 
+def index_dump(conn: sqlite3.Connection) -> list[str]:
+    """The full-text index as sorted reprs: passages, and story rows with their lines in any order."""
+    rows = [repr(r) for r in conn.execute("SELECT text, ref_id, story_id, guild_id FROM search_passage")]
+    rows += [repr((t, sorted(b.split("\n")) if b else [], s, g))
+             for t, b, s, g in conn.execute("SELECT title, body, story_id, guild_id FROM search_story")]
+    return sorted(rows)
+
+
 def table_dump(path) -> dict[str, list]:
     conn = sqlite3.connect(path)
     out = {}
@@ -45,7 +53,7 @@ def table_dump(path) -> dict[str, list]:
         "AND name NOT IN ('audit_log', 'corpus_version')"
     ):
         out[name] = sorted(map(repr, conn.execute(f"SELECT * FROM {name}").fetchall()))
-    out["search"] = sorted(map(repr, conn.execute("SELECT text, kind, ref_id, story_id, guild_id FROM search").fetchall()))
+    out["search"] = index_dump(conn)
     conn.close()
     return out
 
@@ -175,9 +183,9 @@ async def test_removing_an_article_updates_index_and_positions(corpus: Corpus) -
     q = Question(id="a-q", text="Q?", positions=[Position(id="a-p", statement="S", articles=["a-extra"],
                                                           evidence=[{"article": "a-extra", "quote": "Zanzibar"}])])
     await corpus.upsert_question(SEED_STORY, q, A)
-    assert corpus.reader.fts_candidates('"quokka"', A.guild_id)
+    assert corpus.reader.passage_candidates('"quokka"', A.guild_id)
     await corpus.remove("article", "a-extra", A)
-    assert not corpus.reader.fts_candidates('"quokka"', A.guild_id)
+    assert not corpus.reader.passage_candidates('"quokka"', A.guild_id)
     pos = next(q for q in corpus.reader.story(SEED_STORY, A.guild_id).questions if q.id == "a-q").positions[0]
     assert pos.articles == [] and pos.evidence == []
 
@@ -306,7 +314,7 @@ async def test_merge_positions_is_one_undoable_change(corpus: Corpus, db_path) -
 
 
 def index_problems(path) -> list[str]:
-    """What is wrong with the full-text index of the file at ``path``: every story's rows in ``search`` and
+    """What is wrong with the full-text index of the file at ``path``: every story's rows in ``search_passage`` and
     ``search_story`` must be exactly what its rows say (and nothing else), and ``search_rows`` must map exactly them."""
     conn = sqlite3.connect(path)
     try:
@@ -314,24 +322,20 @@ def index_problems(path) -> list[str]:
         bodies: dict[tuple[str, int], list[str]] = {}
         titles: dict[tuple[str, int], str] = {}
         for sid, g, title, summary in conn.execute("SELECT id, guild_id, title, summary FROM stories"):
-            expected.add((title, "story", sid, sid, g))
             titles[(sid, g)] = title
             bodies.setdefault((sid, g), [])
             if summary:
-                expected.add((summary, "summary", sid, sid, g))
                 bodies[(sid, g)].append(summary)
         for cid, sid, g, text in conn.execute("SELECT id, story_id, guild_id, text FROM claims"):
-            expected.add((text, "claim", cid, sid, g))
             bodies.setdefault((sid, g), []).append(text)
         for aid, sid, g, title, text in conn.execute("SELECT id, story_id, guild_id, title, text FROM articles"):
             if title:
-                expected.add((title, "title", aid, sid, g))
                 bodies.setdefault((sid, g), []).append(title)
-            expected |= {(p, "passage", aid, sid, g) for p in passages(text)}
-        rows = conn.execute("SELECT text, kind, ref_id, story_id, guild_id FROM search").fetchall()
+            expected |= {(p, aid, sid, g) for p in passages(text)}
+        rows = conn.execute("SELECT text, ref_id, story_id, guild_id FROM search_passage").fetchall()
         problems = []
         if len(rows) != len(set(rows)) or set(rows) != expected:
-            problems.append(f"search: {len(set(rows) - expected)} unexpected, {len(expected - set(rows))} missing rows")
+            problems.append(f"search_passage: {len(set(rows) - expected)} unexpected, {len(expected - set(rows))} missing rows")
         story_rows = {(r[3], r[4]): r for r in conn.execute("SELECT title, body, terms, story_id, guild_id FROM search_story")}
         if set(story_rows) != set(bodies):
             problems.append(f"search_story: rows for {sorted(set(story_rows) ^ set(bodies))}")
@@ -340,7 +344,7 @@ def index_problems(path) -> list[str]:
             if sorted(lines) != sorted(" ".join(x.split()) for x in bodies.get(key, [])) or \
                     title != titles.get(key, "") or (lines and len(terms.split("\n")) != len(lines)):
                 problems.append(f"search_story: {key} differs")
-        for fts in ("search", "search_story"):
+        for fts in ("search_passage", "search_story"):
             mapped = conn.execute(f"SELECT row, story_id FROM search_rows WHERE fts = '{fts}' ORDER BY row").fetchall()
             actual = conn.execute(f"SELECT rowid, story_id FROM {fts} ORDER BY rowid").fetchall()
             if mapped != actual:

@@ -27,7 +27,9 @@ def table_dump(path: str | Path, *, with_audit: bool = False) -> dict[str, list[
             if name in _SKIP and not (with_audit and name == "audit_log"):
                 continue
             out[name] = sorted(map(repr, conn.execute(f"SELECT * FROM {name}").fetchall()))  # noqa: S608
-        out["search"] = sorted(map(repr, conn.execute("SELECT text, kind, ref_id, story_id, guild_id FROM search")))
+        out["search"] = sorted(map(repr, conn.execute("SELECT text, ref_id, story_id, guild_id FROM search_passage")))
+        out["search"] += sorted(repr((t, sorted(b.split("\n")) if b else [], s, g)) for t, b, s, g in
+                                conn.execute("SELECT title, body, story_id, guild_id FROM search_story"))
         return out
     finally:
         conn.close()

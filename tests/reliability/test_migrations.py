@@ -115,7 +115,10 @@ def _freeze_sql(path: Path) -> str:
         for t in _regular_tables(conn):
             cols = _columns(conn, t)
             expr = " || ', ' || ".join(f"quote({c})" for c in cols)
-            for (values,) in conn.execute(f"SELECT {expr} FROM {t} ORDER BY rowid"):  # noqa: S608
+            has_rowid = not conn.execute("SELECT sql LIKE '%WITHOUT ROWID%' FROM sqlite_master WHERE name = ?",
+                                         (t,)).fetchone()[0]
+            order = "rowid" if has_rowid else ", ".join(cols)
+            for (values,) in conn.execute(f"SELECT {expr} FROM {t} ORDER BY {order}"):  # noqa: S608
                 lines.append(f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({values});")
         return "\n".join(lines) + "\n"
     finally:
@@ -211,7 +214,8 @@ async def test_upgrade_from_version_preserves_data_and_works(tmp_path: Path, ver
         entry = await c.undo(A)  # an audit snapshot written by version k restores under version N
         assert entry is not None and entry.action == "remove"
         assert [cl.id for cl in r.claims("a-story", A.guild_id)] == ["a-c1"]
-        assert r.fts_candidates('"council"', A.guild_id)
+        assert r.story_candidates('"council"', A.guild_id) and r.term_visible("council", A.guild_id)
+        assert r.passage_candidates('"bus"', A.guild_id)
         await c.apply(small_file("new"), A)
         exported = await c.export(A.guild_id)
         assert {s.id for s in exported.stories} == {"a-story", "new-story"}
