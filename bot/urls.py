@@ -80,12 +80,28 @@ def registered_domain(host: str) -> str:
     return ext.top_domain_under_public_suffix or host
 
 
+#: Links up to this long are remembered (``_canonical_cached``): an import canonicalises each article's link when it
+#: validates the file and again when it writes it, and a link pasted in many messages is canonicalised once.
+_CACHED_URL_CHARS = 300
+
+
 def canonicalize_url(url: str) -> str | None:
     """A stable form of a link so that variants of one page compare equal; None if it is not http(s).
 
     https, lowercase host without www./m./amp., no fragment, no tracking parameters, sorted remaining parameters,
     no trailing slash, no /amp path segment or ?amp flag.
     """
+    if len(url) <= _CACHED_URL_CHARS:
+        return _canonical_cached(url)
+    return _canonical(url)
+
+
+@lru_cache(maxsize=16384)  # at most ~10 MB: keys and values are at most a few hundred characters
+def _canonical_cached(url: str) -> str | None:
+    return _canonical(url)
+
+
+def _canonical(url: str) -> str | None:
     url = clean_text(url).strip()
     if not url:
         return None
