@@ -788,7 +788,7 @@ class Matcher:
         # asked for (thresholded: found nothing, and then passages holding two distinctive terms).  With a full list
         # of stories, passages (the costliest query: the line index is ten times the story index) changed no ranking.
         if len(q.stems) >= PASSAGE_MIN_WORDS and terms and not (cands if strict else len(cands) >= self.candidates):
-            # Single-token terms only: the passage index keeps no positions (detail=column), so no phrases.
+            # Single-token terms only: the passage index keeps no positions (detail=none), so no phrases.
             p_rare = [t for t in rare if t.isalnum()]
             p_expr = self._pairs_expression(p_rare) if strict and len(p_rare) >= 2 else (
                 "" if strict else self._expression([t for t in terms if t.isalnum()][:PASSAGE_TERMS]))

@@ -297,7 +297,7 @@ class CorpusReader:
     def passage_candidates(self, match: str, guild_id: int | None, limit: int = 20) -> list[Candidate]:
         """Best article passages by BM25 for an FTS5 MATCH expression, for this server (ranked first, then read).
 
-        ``search_passage`` has detail=column (schema v3): the expression may hold single terms only, no phrases."""
+        ``search_passage`` has detail=none (schema v3): the expression may hold single terms only, no phrases."""
         if not match:
             return []
         g = visible(guild_id)
