@@ -53,6 +53,17 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
+def _visible_text(value: str) -> str:
+    """Refuse text made only of invisible characters (zero-width spaces, controls); the value is kept as given."""
+    if not clean_text(value).strip():
+        raise ValueError("is empty after removing invisible characters")
+    return value
+
+
+#: A required text that must show something: a title, a name, a question, a statement, a quote.
+Visible = AfterValidator(_visible_text)
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, str_strip_whitespace=True)
 
@@ -140,7 +151,7 @@ def rating_json(rating: OutletRating | None) -> dict[str, Any] | None:
 
 class Outlet(Model):
     id: SlugId
-    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE), Visible]
     domains: list[Annotated[str, StringConstraints(min_length=1, max_length=253)]] = Field(default_factory=list)
     type: OutletType = OutletType.unknown
     rating: OutletRating | None = None
@@ -172,7 +183,7 @@ class Entity(Model):
     """A named thing the story is about, with its aliases in any language (Russia ≈ Moscow ≈ Kremlin ≈ Россия)."""
 
     id: SlugId
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), Visible]
     kind: EntityKind = EntityKind.other
     aliases: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(default_factory=list)
     #: Core entities are the ones a message must name for the story to match (see bot/matching.py).
@@ -188,7 +199,7 @@ class Entity(Model):
 
 class Evidence(Model):
     article: Slug
-    quote: Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+    quote: Annotated[str, StringConstraints(min_length=1, max_length=1_000), Visible]
 
 
 class PositionStatus(StrEnum):
@@ -201,7 +212,7 @@ class Position(Model):
     """One answer to a question, the articles that take it and the quotes that show it."""
 
     id: SlugId
-    statement: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    statement: Annotated[str, StringConstraints(min_length=1, max_length=500), Visible]
     articles: list[Slug] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     status: PositionStatus = PositionStatus.accepted
@@ -220,14 +231,14 @@ class Question(Model):
     """A facet of a story on which sources may disagree ("When was the agreement signed?")."""
 
     id: SlugId
-    text: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=300), Visible]
     kind: QuestionKind = QuestionKind.other
     positions: list[Position] = Field(default_factory=list)
 
 
 class Story(Model):
     id: SlugId
-    title: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE)]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE), Visible]
     summary: Annotated[str, StringConstraints(max_length=MAX_SHORT)] = ""
     first_seen: date | None = None
     last_seen: date | None = None

@@ -96,7 +96,8 @@ def by_id(rows: Any, rid: str | None) -> Any:
 
 
 def split_list(text: str | None) -> list[str]:
-    return [x.strip() for x in (text or "").split(",") if x.strip()]
+    """Comma-separated items; blank ones, and ones made only of invisible characters, are left out."""
+    return [x.strip() for x in (text or "").split(",") if clean_text(x).strip()]
 
 
 def parse_entities(text: str | None) -> list[Entity]:
@@ -104,7 +105,7 @@ def parse_entities(text: str | None) -> list[Entity]:
     out: list[Entity] = []
     seen: set[str] = set()
     for part in split_list(text):
-        names = [n.strip() for n in part.split("|") if n.strip()]
+        names = [n.strip() for n in part.split("|") if clean_text(n).strip()]
         if not names:
             continue
         eid = slugify(names[0], 60)

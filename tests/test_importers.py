@@ -42,6 +42,20 @@ def test_seed_file_is_valid_corpus_format() -> None:
         # Only invisible characters: stored, it would make its story unreadable (the reader refuses empty text).
         (_corpus_bytes(articles=[{"id": "a", "story": "s", "outlet": "o", "text": "\u200b\u202e\u2060"}]),
          r"articles\[0\]\.text: is empty after removing control characters"),
+        # ... and a title, name, question, statement or quote of invisible characters shows nothing: refused too.
+        (_corpus_bytes(stories=[{"id": "s", "title": "\u200b\u2060"}]),
+         r"stories\[0\]\.title: is empty after removing invisible characters"),
+        (_corpus_bytes(outlets=[{"id": "o", "name": "\u200b"}]), r"outlets\[0\]\.name: .*invisible"),
+        (_corpus_bytes(stories=[{"id": "s", "title": "t", "entities": [{"id": "e", "name": "\u200b"}]}]),
+         r"stories\[0\]\.entities\[0\]\.name: .*invisible"),
+        (_corpus_bytes(stories=[{"id": "s", "title": "t", "questions": [{"id": "q", "text": "\u202e"}]}]),
+         r"stories\[0\]\.questions\[0\]\.text: .*invisible"),
+        (_corpus_bytes(stories=[{"id": "s", "title": "t", "questions": [{"id": "q", "text": "When?", "positions": [
+            {"id": "p", "statement": "Monday", "evidence": [{"article": "a", "quote": "\u200b"}]}]}]}]),
+         r"stories\[0\]\.questions\[0\]\.positions\[0\]\.evidence\[0\]\.quote: .*invisible"),
+        (_corpus_bytes(stories=[{"id": "s", "title": "t", "questions": [{"id": "q", "text": "When?", "positions": [
+            {"id": "p", "statement": "\u200b"}]}]}]),
+         r"stories\[0\]\.questions\[0\]\.positions\[0\]\.statement: .*invisible"),
         (_corpus_bytes(claims=[{"id": "c", "story": "s", "text": "x"}, {"id": "c", "story": "s", "text": "y"}]),
          r"claims\[1\]\.id: duplicate id 'c'"),
         (_corpus_bytes(outlets=[{"id": "o", "name": "O", "domains": ["not a domain"]}]), r"outlets\[0\]\.domains"),

@@ -149,3 +149,12 @@ async def test_story_and_outlet_refuse_an_empty_name_or_a_paste(fake: FakeDiscor
     assert answer.ephemeral and f"Name the {path}" in answer.content and not answer.embeds
     answer = await fake.cmd(path, {option: BIG}, user=MEMBER)
     assert answer.ephemeral and "20,000 characters: too long for a name" in answer.content
+
+
+async def test_invisible_list_items_are_left_out_like_blank_ones(bot: CrosscheckBot, fake: FakeDiscord) -> None:
+    answer = await fake.cmd("corpus story-add", {"title": "Harbour cranes", "entities": "Port Authority|PA, \u200b|\u2060",
+                                                 "topic_terms": "cranes, \u200b , harbour"}, user=MOD)
+    assert "Added the story" in answer.text, answer.text
+    story = bot.corpus.reader.story("harbour-cranes", GUILD_A)
+    assert story.topic_terms == ["cranes", "harbour"]
+    assert [(e.name, e.aliases) for e in story.entities] == [("Port Authority", ["PA"])]
