@@ -461,6 +461,7 @@ class CorpusAdmin(commands.Cog):
             embed.add_field(f"{i}. {plain(q.text, 200)}", f"{plain(p.statement, 300)}{quote}")
         view = SuggestionView(self.bot, actor(interaction), story, suggestions)
         view.origin = interaction
+        view.track(self.bot.live_views)  # bounded with the answer views (the oldest end early)
         await send_private(interaction, msg, embed=discord.Embed.from_dict(embed.to_dict()), view=view)
 
     async def _resolve_outlet(self, outlet: str | None, url: str | None, guild: int) -> tuple[list[Outlet], str]:

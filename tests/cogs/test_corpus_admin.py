@@ -199,6 +199,8 @@ async def test_article_add_suggests_positions_to_accept_or_reject(bot: Crosschec
     assert any("2 June 2026" in s for s in statements) and any("Kazan" in s for s in statements)
     labels = [b["label"] for b in answer.buttons]
     assert labels[:2] == ["Accept 1", "Reject 1"]
+    # Counted among the bot's live views, so that a flood of article-adds cannot hold views without bound.
+    assert any(type(v).__name__ == "SuggestionView" for _t, v in bot.live_views._views.values())
     when_i = next(i for i, s in enumerate(statements) if "2 June 2026" in s) + 1
     where_i = next(i for i, s in enumerate(statements) if "Kazan" in s) + 1
     # Only the moderator who added it may press.
