@@ -283,3 +283,88 @@ def test_bm25_computed_here_equals_the_index_bm25(matcher: Matcher, reader: Corp
                 assert matcher._bm25(terms, StoryDoc(*r), idx) == pytest.approx(fts[r[0]], rel=1e-9)
                 checked += 1
     assert checked
+
+
+def _remove_story(path, story_id: str) -> None:
+    async def go() -> None:
+        c = await Corpus.open(path)
+        await c.remove("story", story_id, Actor(guild_id=0, user_id=0, name="owner"))
+        await c.close()
+
+    asyncio.run(go())
+
+
+BRIDGE = Story(id="bridge", title="Old town bridge closed for repairs", entities=[Entity(id="b", name="Old Town Bridge")],
+               topic_terms=["repairs"])
+
+
+def test_slow_index_is_rebuilt_in_the_background_while_checks_go_on(seeded_path, reader: CorpusReader,
+                                                                    monkeypatch) -> None:
+    """A slow index (a large corpus) is rebuilt in the background: a changed corpus does not pause checks: they use the previous index until the new
+    one is built, and what they report is still checked against the live database."""
+    import threading
+
+    from bot.service import Checker
+
+    m = Matcher(reader, background_rebuild=True)  # as for a large corpus
+    checker = Checker(reader, m)
+    first = m.index
+    assert checker.check("Russia and Afghanistan military deal").matches
+    release = threading.Event()
+    real = Matcher._rebuild_now
+
+    def held(self) -> None:  # the rebuild waits until the test lets it finish
+        assert release.wait(30)
+        real(self)
+
+    monkeypatch.setattr(Matcher, "_rebuild_now", held)
+    _add_story(seeded_path, BRIDGE, [], guild=0)
+    assert m.index is first  # stale while the rebuild runs: the new story is not found yet
+    assert not m.match("old town bridge closed for repairs").hits
+    release.set()
+    current = m.wait_for_index()
+    assert current is not first and current.version == reader.version()
+    assert m.match("old town bridge closed for repairs").hits[0].story_id == "bridge"
+
+    # A story removed while the old index is in use is never reported (its rows are gone from the database).
+    release.clear()
+    _remove_story(seeded_path, "bridge")
+    assert m.index is current
+    assert not checker.check("old town bridge closed for repairs").matches
+    release.set()
+    assert not m.wait_for_index().stories.get("bridge")
+
+
+def test_fast_index_is_rebuilt_by_the_check_that_notices_the_change(seeded_path, reader: CorpusReader) -> None:
+    from bot.matching import BACKGROUND_REBUILD_ROWS, BACKGROUND_REBUILD_S
+
+    m = Matcher(reader)  # the seed corpus builds in milliseconds
+    first = m.index
+    assert first.build_s < BACKGROUND_REBUILD_S and first.n_docs < BACKGROUND_REBUILD_ROWS and not m._slow(first)
+    _add_story(seeded_path, BRIDGE, [], guild=0)
+    assert m.index is not first and m.index.version == reader.version() and m._rebuild is None
+
+
+def test_a_failed_background_rebuild_keeps_the_previous_index(seeded_path, reader: CorpusReader, monkeypatch,
+                                                               caplog) -> None:
+    import bot.matching as matching
+
+    m = Matcher(reader, background_rebuild=True)
+    first = m.index
+    real = matching._Index
+    calls = []
+
+    def failing_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(matching, "_Index", failing_once)
+    _add_story(seeded_path, BRIDGE, [], guild=0)
+    assert m.index is first
+    m._rebuild.result()
+    assert m._index is first and "rebuilding the matcher index failed" in caplog.text
+    assert m.index is first  # the next check tries again, in the background
+    m._rebuild.result()
+    assert m.index.version == reader.version() and len(calls) == 2
