@@ -10,6 +10,11 @@
 4. the run is scored against ``qrels.tsv`` (queries without a gold pair are skipped): MAP@1, MAP@5, MRR (over the
    five returned) and P@1.  A readable table goes to stdout, and the last line is one JSON object.
 
+``--rerank`` (needs the ``rerank`` extra, see bot/rerank.py) measures the optional embedding re-rank as a separate row:
+step 3 asks for ``top=RERANK_CANDIDATES`` and ``bot.rerank.EmbeddingReranker`` re-orders them before the best five
+are scored; the JSON gets ``"rerank": "<model>"``.  The stories' embeddings are computed once per collection and kept
+in benchmarks/.cache/checkthat/ (their one-off time is printed, not counted in ms/query; a query's own embedding is).
+
 Works for any directory of that layout.  The data stays outside the repository.
 """
 
@@ -31,6 +36,7 @@ from storage.corpus import Actor, Corpus
 from storage.reader import CorpusReader
 
 TOP = 5
+CACHE = Path(__file__).resolve().parent / ".cache" / "checkthat"
 
 
 def read_vclaims(path: Path) -> list[dict]:
@@ -97,17 +103,66 @@ def build_db(collection: Path, db_path: Path) -> tuple[dict[str, str], float]:
     return ids, time.perf_counter() - t0
 
 
-def run_queries(matcher: Matcher, queries: list[tuple[str, str]], ids: dict[str, str]) -> tuple[dict[str, list[str]], float]:
+def story_texts(collection: Path) -> dict[str, list[str]]:
+    """Story id -> the texts the imported story holds (title, summary, claim), as the re-rank reads them."""
+    file, _ids = to_corpus(read_vclaims(Path(collection) / "vclaims.jsonl"))
+    out: dict[str, list[str]] = {s.id: [s.title, s.summary] for s in file.stories}
+    for c in file.claims:
+        out[c.story].append(c.text)
+    return {sid: list(dict.fromkeys(t.strip() for t in texts if t and t.strip())) for sid, texts in out.items()}
+
+
+def load_reranker(collection: Path, texts: dict[str, list[str]], threads: int = 1):
+    """An EmbeddingReranker with every story text's embedding in its cache (from a file after the first run);
+    (reranker, seconds spent embedding the stories now: 0 when the file had them)."""
+    import hashlib
+
+    import numpy as np
+
+    from bot.rerank import MODEL_NAME, EmbeddingReranker, load_encoder
+
+    wanted = sorted({t for ts in texts.values() for t in (*ts, *([" ".join(ts)] if len(ts) > 1 else []))})
+    digest = hashlib.sha1("\n".join(wanted).encode("utf-8")).hexdigest()[:12]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"emb-{MODEL_NAME}-{Path(collection).name}-{digest}.npy"
+    reranker = EmbeddingReranker(load_encoder(threads=threads), cache_size=len(wanted) + 10_000)
+    secs = 0.0
+    if path.exists():
+        vecs = np.load(path)
+    else:
+        t0 = time.perf_counter()
+        vecs = np.asarray(reranker.encoder.encode(wanted), dtype=np.float32)
+        secs = time.perf_counter() - t0
+        np.save(path, vecs)
+    reranker.preload(wanted, vecs)
+    return reranker, secs
+
+
+def run_queries(matcher: Matcher, queries: list[tuple[str, str]], ids: dict[str, str],
+                reranker=None, texts: dict[str, list[str]] | None = None,
+                candidates: int = TOP) -> tuple[dict[str, list[str]], float]:
     run: dict[str, list[str]] = {}
     t0 = time.perf_counter()
     for qid, text in queries:
-        result = matcher.match(text, None, top=TOP, threshold=0.0)
-        run[qid] = [ids.get(h.story_id, h.story_id) for h in result.hits]
+        if reranker is None:
+            hits = matcher.match(text, None, top=TOP, threshold=0.0).hits
+        else:
+            hits = matcher.match(text, None, top=candidates, threshold=0.0).hits
+            hits = reranker.rerank(text, hits, lambda sid: texts.get(sid, ()), top=TOP)
+        run[qid] = [ids.get(h.story_id, h.story_id) for h in hits]
     return run, time.perf_counter() - t0
 
 
-def evaluate(collection: Path, split: str, db_path: Path | None = None) -> dict:
+def evaluate(collection: Path, split: str, db_path: Path | None = None, *, rerank: bool = False,
+             candidates: int | None = None) -> dict:
     collection = Path(collection)
+    reranker, texts, embed_s = None, None, 0.0
+    if rerank:
+        from bot.rerank import RERANK_CANDIDATES
+
+        candidates = candidates or RERANK_CANDIDATES
+        texts = story_texts(collection)
+        reranker, embed_s = load_reranker(collection, texts)
     queries = read_queries(collection / split / "queries.tsv")
     qrels = read_qrels(collection / split / "qrels.tsv")
     with tempfile.TemporaryDirectory(prefix="checkthat-") as tmp:
@@ -122,11 +177,11 @@ def evaluate(collection: Path, split: str, db_path: Path | None = None) -> dict:
             matcher.index  # noqa: B018 - load the in-memory index before timing queries
             load_s = time.perf_counter() - t0
             scored = [(q, t) for q, t in queries if qrels.get(q)]
-            run, secs = run_queries(matcher, scored, ids)
+            run, secs = run_queries(matcher, scored, ids, reranker, texts, candidates or TOP)
         finally:
             reader.close()
     metrics = score_run(run, {q: qrels[q] for q, _ in scored})
-    return {
+    out = {
         "collection": collection.name or str(collection),
         "split": split,
         **metrics,
@@ -136,6 +191,11 @@ def evaluate(collection: Path, split: str, db_path: Path | None = None) -> dict:
         "_claims": len(ids),
         "_skipped": len(queries) - len(scored),
     }
+    if reranker is not None:
+        out["rerank"] = reranker.name
+        out["_candidates"] = candidates
+        out["_embed_s"] = embed_s
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,13 +203,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("collection", type=Path, help="e.g. ../shared/benchmarks/checkthat/2020")
     ap.add_argument("split", help="e.g. train, dev, test, dev-test")
     ap.add_argument("--db", type=Path, help="keep the imported database at this (new) path")
+    ap.add_argument("--rerank", action="store_true",
+                    help="re-rank the matcher's candidates with the embedding model (needs the 'rerank' extra)")
+    ap.add_argument("--candidates", type=int, help="with --rerank: how many of the matcher's hits to re-rank "
+                    "(default bot.rerank.RERANK_CANDIDATES)")
     args = ap.parse_args(argv)
     if not (args.collection / "vclaims.jsonl").exists() or not (args.collection / args.split / "queries.tsv").exists():
         print(f"{args.collection} has no vclaims.jsonl or {args.split}/queries.tsv", file=sys.stderr)
         return 2
-    r = evaluate(args.collection, args.split, args.db)
+    if args.rerank:
+        r = evaluate(args.collection, args.split, args.db, rerank=True, candidates=args.candidates)
+    else:
+        r = evaluate(args.collection, args.split, args.db)
     print(f"CheckThat! {r['collection']} {r['split']}: {r['_claims']:,} verified claims imported in {r['_import_s']:.1f} s; "
           f"{r['queries']} queries scored ({r['_skipped']} without gold skipped)")
+    if "rerank" in r:
+        print(f"re-ranked by {r['rerank']}: the matcher's top {r['_candidates']}; story embeddings "
+              + (f"computed in {r['_embed_s']:.1f} s" if r["_embed_s"] else "read from the cache"))
     print(f"{'metric':<14}{'value':>10}")
     for k in ("map@1", "map@5", "mrr", "p@1"):
         print(f"{k.upper():<14}{r[k]:>10.4f}")
