@@ -33,7 +33,7 @@ from discord.ext import commands
 from bot.config import Redactor
 from bot.importers import ImportFileError
 from bot.render import inert
-from bot.service import MAX_CLAIM_CHARS, CheckInputError, Checker, validate_claim
+from bot.service import MAX_CLAIM_CHARS, CheckInputError, Checker, load_reranker, validate_claim
 from storage.corpus import Actor, Corpus, CorpusError
 
 if TYPE_CHECKING:
@@ -325,7 +325,8 @@ class CrosscheckBot(commands.Bot):
         if getattr(self, "corpus", None) is None:
             self.corpus = await open_corpus(self.db_path, check=self.settings.integrity_check)
             self._corpus_opened_here = True
-        self.checker = Checker(self.corpus.reader)
+        reranker = await asyncio.to_thread(load_reranker, self.settings.rerank)
+        self.checker = Checker(self.corpus.reader, reranker=reranker)
         # Build the matcher's in-memory index now, in a worker thread, not on the first message.
         await asyncio.to_thread(lambda: self.checker.matcher.index)
         for name in self.extension_names:

@@ -18,7 +18,7 @@ from bot.importers import ImportFileError, load_path, to_claimreview
 from bot.matching import DEFAULT_THRESHOLD
 from bot.render import render_text
 from bot.seeds import load_seed, seed_fingerprint
-from bot.service import CheckInputError, Checker, validate_claim
+from bot.service import CheckInputError, Checker, load_reranker, validate_claim
 from storage.corpus import Actor, Corpus, CorpusError
 from storage.db import StorageError
 from storage.reader import CorpusReader
@@ -82,7 +82,7 @@ class Progress:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     prepare(args.db, settings.integrity_check)
     reader = CorpusReader(args.db)
-    checker = Checker(reader)
+    checker = Checker(reader, reranker=load_reranker(settings.rerank))
     try:
         if args.batch:
             return _batch(checker, args)
@@ -135,7 +135,7 @@ def _batch(checker: Checker, args: argparse.Namespace) -> int:
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
     prepare(args.db, settings.integrity_check)
     reader = CorpusReader(args.db)
-    checker = Checker(reader)
+    checker = Checker(reader, reranker=load_reranker(settings.rerank))
     counts = reader.counts()
     interactive = sys.stdin.isatty()
     if interactive:

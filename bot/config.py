@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     integrity_check: str = Field(default="quick", alias="CROSSCHECK_INTEGRITY_CHECK")
     #: Discord user ids allowed to run owner-only commands in Discord (the CLI is always the owner).
     owner_ids: list[int] = Field(default_factory=list, alias="CROSSCHECK_OWNER_IDS")
+    #: Re-order each check's matches with the optional embedding model (the ``rerank`` extra; see bot/rerank.py).
+    rerank: bool = Field(default=False, alias="CROSSCHECK_RERANK")
 
     @field_validator("log_level")
     @classmethod

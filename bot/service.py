@@ -5,8 +5,10 @@ It is synchronous and CPU-bound; async callers run it with ``asyncio.to_thread``
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 from datetime import date
 
 from bot.matching import DEFAULT_THRESHOLD, Matcher, MatchResult
@@ -15,6 +17,11 @@ from bot.report import LinkOutlet, Match, Report, StoryRef
 from bot.signals import build_sources
 from bot.versions import build_versions
 from storage.reader import CorpusReader
+
+if TYPE_CHECKING:
+    from bot.rerank import EmbeddingReranker
+
+log = logging.getLogger(__name__)
 
 #: The largest claim a check accepts; longer input is refused with a clear message, not silently cut.
 MAX_CLAIM_CHARS = 4_000
@@ -39,12 +46,32 @@ def validate_claim(text: str | None) -> str:
     return text
 
 
+def load_reranker(enabled: bool) -> EmbeddingReranker | None:
+    """The embedding re-ranker when ``enabled`` (CROSSCHECK_RERANK), with its model loaded now; None otherwise, or
+    when the ``rerank`` extra is not installed (logged as an error with the install command: checks go on without)."""
+    if not enabled:
+        return None
+    from bot.rerank import EmbeddingReranker, RerankUnavailable
+
+    reranker = EmbeddingReranker()
+    try:
+        reranker.encoder  # noqa: B018 - loads the model (seconds), not on the first check
+    except RerankUnavailable as exc:
+        log.error("CROSSCHECK_RERANK is set, but %s; checking without the re-rank", exc)
+        return None
+    log.info("re-ranking matches with %s", reranker.name)
+    return reranker
+
+
 class Checker:
     """Matches text against the corpus and builds the full report (versions and sources) for each match."""
 
-    def __init__(self, reader: CorpusReader, matcher: Matcher | None = None, *, cache_size: int = 256):
+    def __init__(self, reader: CorpusReader, matcher: Matcher | None = None, *, cache_size: int = 256,
+                 reranker: EmbeddingReranker | None = None):
         self.reader = reader
         self.matcher = matcher or Matcher(reader)
+        #: Optional (CROSSCHECK_RERANK): re-orders the matches the matcher found; never adds or removes one.
+        self.reranker = reranker
         self._cache: OrderedDict[tuple[str, int, int], tuple] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -59,8 +86,30 @@ class Checker:
         extra_text: str = "",
         details: bool = True,
     ) -> Report:
-        result = self.matcher.match(text, guild_id, top=top, threshold=threshold, extra_text=extra_text)
+        if self.reranker is None:
+            result = self.matcher.match(text, guild_id, top=top, threshold=threshold, extra_text=extra_text)
+        else:
+            result = self._reranked(text, guild_id, top, threshold, extra_text)
         return self.report(result, guild_id, details=details)
+
+    def _reranked(self, text: str, guild_id: int | None, top: int, threshold: float, extra_text: str) -> MatchResult:
+        """The matcher's matches at ``threshold`` (up to RERANK_CANDIDATES), in the re-ranker's order, ``top`` of them.
+
+        What counts as a match stays the matcher's decision, and so does each match's score and confidence: the
+        embedding model only changes which of them come first."""
+        from bot.rerank import RERANK_CANDIDATES
+
+        result = self.matcher.match(text, guild_id, top=max(top, RERANK_CANDIDATES), threshold=threshold,
+                                    extra_text=extra_text)
+        if len(result.hits) > 1:
+            docs: dict[str, list[str]] = {}
+            for doc in self.reader.story_docs([h.story_id for h in result.hits], guild_id):
+                docs.setdefault(doc.story_id, []).extend(x for x in (doc.title, *doc.body.split("\n")) if x)
+            order = self.reranker.rerank(result.query, result.hits, lambda sid: docs.get(sid, []))
+            by_id = {h.story_id: h for h in result.hits}
+            result.hits = [by_id[h.story_id] for h in order]
+        result.hits = result.hits[:top]
+        return result
 
     def report(self, result: MatchResult, guild_id: int | None, *, details: bool = True) -> Report:
         matches = []

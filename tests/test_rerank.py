@@ -211,3 +211,83 @@ def test_benchmark_rerank_path_with_a_fake_matcher() -> None:
     ranked, _ = run_queries(m, [("q", "obama born in kenya")], ids, r, STORIES, candidates=10)
     assert m.tops[-1] == 10
     assert ranked["q"][0] == "3" and len(ranked["q"]) == 5
+
+
+# -- in the product: Checker with CROSSCHECK_RERANK ------------------------------------------------------------------
+
+
+class ReversingReranker:
+    """Stands in for EmbeddingReranker in Checker: reverses the matcher's order and records what it was given."""
+
+    name = "reverse"
+
+    def __init__(self) -> None:
+        self.seen: dict[str, list[str]] = {}
+
+    def rerank(self, text, hits, story_texts, top=None):
+        for h in hits:
+            self.seen[h.story_id] = list(story_texts(h.story_id))
+        return list(reversed(hits))[:top]
+
+
+def _moon_corpus(seeded_path: Path) -> None:
+    import asyncio
+
+    from bot.models import Claim, CorpusFile, Story
+    from storage.corpus import Actor, Corpus
+
+    async def go() -> None:
+        c = await Corpus.open(seeded_path)
+        await c.apply(CorpusFile(
+            stories=[Story(id="moon-studio", title="Moon landing was faked in a studio"),
+                     Story(id="moon-photos", title="Moon landing photos are fake")],
+            claims=[Claim(id="moon-studio-c", story="moon-studio", text="The moon landing was filmed in a studio."),
+                    Claim(id="moon-photos-c", story="moon-photos", text="The moon landing photos were faked.")],
+        ), Actor(name="test"))
+        await c.close()
+
+    asyncio.run(go())
+
+
+def test_checker_reorders_the_matchers_matches_and_keeps_their_scores(seeded_path: Path) -> None:
+    from bot.service import Checker
+    from storage.reader import CorpusReader
+
+    _moon_corpus(seeded_path)
+    reader = CorpusReader(seeded_path)
+    try:
+        plain = Checker(reader).check("was the moon landing fake?", top=1)
+        reranker = ReversingReranker()
+        reranked = Checker(reader, reranker=reranker).check("was the moon landing fake?", top=1)
+        everything = Checker(reader).check("was the moon landing fake?", top=5)
+        ranked = [(m.story.id, m.score) for m in everything.matches]
+        assert [s for s, _ in ranked] in (["moon-photos", "moon-studio"], ["moon-studio", "moon-photos"])
+        assert [(m.story.id, m.score) for m in plain.matches] == ranked[:1]
+        # The matcher was asked for more than `top` (up to RERANK_CANDIDATES); the re-ranker saw both, with their
+        # texts (title and claims), and its first is what is shown, with the matcher's score for it.
+        assert set(reranker.seen) == {"moon-studio", "moon-photos"}
+        assert {"Moon landing was faked in a studio", "The moon landing was filmed in a studio."} <= set(
+            reranker.seen["moon-studio"])
+        assert [(m.story.id, m.score) for m in reranked.matches] == ranked[1:2]
+        # A message that matches nothing stays unmatched: the re-ranker never adds a story.
+        assert not Checker(reader, reranker=reranker).check("what a lovely afternoon for a walk").matches
+    finally:
+        reader.close()
+
+
+def test_rerank_setting_off_by_default_and_a_missing_extra_is_logged_not_fatal(monkeypatch, caplog) -> None:
+    from bot.config import Settings
+    from bot.service import load_reranker
+
+    monkeypatch.delenv("CROSSCHECK_RERANK", raising=False)
+    assert Settings(_env_file=None).rerank is False
+    monkeypatch.setenv("CROSSCHECK_RERANK", "1")
+    assert Settings(_env_file=None).rerank is True
+    assert load_reranker(False) is None
+
+    def missing(*_a, **_k):
+        raise RerankUnavailable(rerank.INSTALL_HINT)
+
+    monkeypatch.setattr(rerank, "load_encoder", missing)
+    assert load_reranker(True) is None
+    assert "CROSSCHECK_RERANK is set" in caplog.text and "pip install" in caplog.text
