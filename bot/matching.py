@@ -413,8 +413,22 @@ class _Index:
             if v in words_:
                 found.add(v)
             found.update(dels.get(v, ()))
-        best = [c for c in found if c[0] == w[0] and Levenshtein.distance(w, c, score_cutoff=1) <= 1]
-        return min(best) if best else None
+        best = self.alias_word_candidates(w, found)
+        return best[0] if best else None
+
+    def alias_word_candidates(self, w: str, found: set[str] | None = None) -> list[str]:
+        """Every alias word one edit away from ``w`` (same first letter), sorted; see ``correct_alias_word``."""
+        if found is None:
+            if len(w) < 4 or len(w) > MAX_ALIAS_TYPO_LEN or w in self.alias_words:
+                return []
+            dels, words_ = self.alias_deletes, self.alias_words
+            found = set(dels.get(w, ()))
+            for i in range(len(w)):
+                v = w[:i] + w[i + 1 :]
+                if v in words_:
+                    found.add(v)
+                found.update(dels.get(v, ()))
+        return sorted(c for c in found if c[0] == w[0] and Levenshtein.distance(w, c, score_cutoff=1) <= 1)
 
     @property
     def alias_deletes(self) -> dict[str, list[str]]:
@@ -648,6 +662,24 @@ class Matcher:
         # Only words that start an alias, or that the corpus does not know (a misspelt or inflected name?), can name
         # an entity ("fenjador" is not "fenja": a word the corpus knows is neither); each distinct word is judged once.
         maybe = {w for w in set(ws) if w in longest or (len(w) >= 4 and w not in STOP_WORDS and stem(w) not in df)}
+        def unknown(word: str) -> bool:
+            return len(word) >= 4 and word not in STOP_WORDS and stem(word) not in df
+
+        def shown(owners):
+            return [o for o in owners if visible(o[0])] if owners and visible is not None else owners
+
+        def name(key: tuple[str, ...], owners) -> None:
+            if key not in seen:
+                seen.add(key)
+                alias = " ".join(key)
+                for story_id, entity_id, n_core in owners:
+                    found[story_id].setdefault(entity_id, alias)
+                    if n_core:
+                        core_named[story_id].add(entity_id)
+                        core_total[story_id] = n_core
+
+        # Misspelt names one edit from several names: decided after the exact ones (below).
+        ambiguous: list[tuple[str, list[tuple[str, list]]]] = []
         resume = 0
         for i, w in enumerate(ws):
             if i < resume or w not in maybe:
@@ -660,36 +692,47 @@ class Matcher:
                     owners = owners_of(key)
                     if owners:
                         break
+                    # A typo in the last word of a longer name ("riyor rigaryr" for Riyor Rigaryor).
+                    if n >= 2 and unknown(key[-1]):
+                        for fixed in idx.alias_word_candidates(key[-1]):
+                            owners = shown(owners_of((*key[:-1], fixed)))
+                            if owners:
+                                corrections[key[-1]] = fixed
+                                key = (*key[:-1], fixed)
+                                break
+                        if owners:
+                            break
                 else:
                     n, key = 1, (w,)
-            if not owners and len(w) >= 4 and w not in STOP_WORDS and stem(w) not in df:
+            if not owners and unknown(w):
                 fixed = None
                 if len(w) >= 6:
                     for cut in (1, 2, 3):
                         if w[:-cut] in aliases and len(w) - cut >= 5:
                             fixed = w[:-cut]
                             break
-                if fixed is None:
-                    fixed = idx.correct_alias_word(w)
                 if fixed is not None:
-                    owners = owners_of((fixed,))
-                    if owners and visible is not None:
-                        owners = [o for o in owners if visible(o[0])]
+                    owners = shown(owners_of((fixed,)))
                     if owners:
                         corrections[w] = fixed
+                else:
+                    options = [(c, o) for c in idx.alias_word_candidates(w) if (o := shown(owners_of((c,))))]
+                    if len(options) == 1:
+                        corrections[w], owners = options[0]
+                    elif options:
+                        ambiguous.append((w, options))
+                        continue
             if not owners:
                 if longest_n is None:
                     maybe.discard(w)  # names nothing, wherever it is
                 continue
-            if key not in seen:
-                seen.add(key)
-                alias = " ".join(key)
-                for story_id, entity_id, n_core in owners:
-                    found[story_id].setdefault(entity_id, alias)
-                    if n_core:
-                        core_named[story_id].add(entity_id)
-                        core_total[story_id] = n_core
+            name(key, owners)
             resume = i + n
+        for w, options in ambiguous:
+            # The name whose story the message names otherwise, else the first in order (as one edit always did).
+            fixed, owners = next(((c, o) for c, o in options if any(x[0] in found for x in o)), options[0])
+            corrections[w] = fixed
+            name((fixed,), owners)
         stems: list[str] = []
         content = [w for w in ws if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
         # Typo correction reads short messages that name a story's entities ("rusia afganistan militry deal"); in a

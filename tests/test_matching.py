@@ -368,3 +368,30 @@ def test_a_failed_background_rebuild_keeps_the_previous_index(seeded_path, reade
     assert m.index is first  # the next check tries again, in the background
     m._rebuild.result()
     assert m.index.version == reader.version() and len(calls) == 2
+
+
+def test_misspelt_names_one_edit_from_several_take_the_story_the_message_names(seeded_path, reader) -> None:
+    """'coren' is one edit from Coran and from Corwen: the message also names Fenpaan, Corwen's partner, so it means
+    Corwen (the first in order, Coran, would leave the temple story one name short of its gate)."""
+    temple = Story(id="temple", title="Corwen and Fenpaan block the temple restoration",
+                   entities=[Entity(id="corwen", name="Corwen"), Entity(id="fenpaan", name="Fenpaan")],
+                   topic_terms=["temple", "restoration"])
+    other = Story(id="harbour", title="Coran and Zeldor open the harbour",
+                  entities=[Entity(id="coran", name="Coran"), Entity(id="zeldor", name="Zeldor")], topic_terms=["harbour"])
+    _add_story(seeded_path, temple, [], guild=0)
+    _add_story(seeded_path, other, [], guild=0)
+    m = Matcher(reader)
+    hits = m.match("did fenpaan and coren block the temple restoration?").hits
+    assert hits and hits[0].story_id == "temple"
+    assert not m.match("coren opened something").hits  # one misspelt name alone still matches nothing
+
+
+def test_a_typo_in_the_second_word_of_a_two_word_name_is_corrected(seeded_path, reader) -> None:
+    story = Story(id="waste", title="Quodanis and Riyor Rigaryor approve toxic waste dump",
+                  entities=[Entity(id="quodanis", name="Quodanis"), Entity(id="riyor", name="Riyor Rigaryor")],
+                  topic_terms=["waste", "dump"])
+    _add_story(seeded_path, story, [], guild=0)
+    hits = Matcher(reader).match("is it true that riyor rigaryr and quodanis approved the waste dump").hits
+    assert hits and hits[0].story_id == "waste"
+    assert "read rigaryr→rigaryor" in hits[0].why and any(w.startswith("names ") and "Riyor Rigaryor" in w
+                                                          for w in hits[0].why)
