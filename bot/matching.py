@@ -156,6 +156,13 @@ MAX_ENTITY_CANDIDATES = 20
 #: Article passages are searched for long pastes only (at least this many content words), with their rarest terms.
 PASSAGE_MIN_WORDS = 20
 PASSAGE_TERMS = 8
+#: A long paste whose best stories score within QUOTE_TIE of each other (near-duplicates: the same names and topic)
+#: goes to the one whose article it quotes: the one holding the most of its QUOTE_WORDS-word runs, at least
+#: QUOTE_MIN_RUNS of them, and more than any other.
+QUOTE_TIE = 10.0
+QUOTE_WORDS = 8
+QUOTE_MIN_RUNS = 3
+QUOTE_STORIES = 5
 
 
 def confidence_for(score: float) -> Confidence:
@@ -833,12 +840,45 @@ class Matcher:
             for hit in self._score(q, idx, guild_id, visible, strict=threshold > PLAIN_GATED_MAX):
                 if hit.story_id not in hits and hit.score >= threshold:
                     hits[hit.story_id] = hit
-        ranked = sorted(hits.values(), key=lambda h: (-h.sort_key, h.story_id))[:top]
+        ranked = sorted(hits.values(), key=lambda h: (-h.sort_key, h.story_id))
+        if len(ranked) > 1 and len(words(body)) >= PASSAGE_MIN_WORDS:
+            self._prefer_quoted(body, ranked, guild_id)
+        ranked = ranked[:top]
         if not idx.warming:
             # The typo-correction structures: built off the check path, after the first check (not competing with it).
             idx.warming = True
             threading.Thread(target=idx.warm, name="matcher-index-warm", daemon=True).start()
         return MatchResult(text, ranked, links, truncated)
+
+    def _prefer_quoted(self, body: str, ranked: list[Hit], guild_id: int | None) -> None:
+        """Among near-tied best hits of a long paste, put first the story whose article the paste quotes (in place)."""
+        tied = [h for h in ranked[:QUOTE_STORIES] if ranked[0].sort_key - h.sort_key < QUOTE_TIE and h.article_id is None]
+        if len(tied) < 2 or ranked[0] not in tied:
+            return
+        # Runs of words as written (lower case, split at white space): a quote is copied, not paraphrased.
+        ws = body.lower().split()
+        runs = {tuple(ws[i : i + QUOTE_WORDS]) for i in range(len(ws) - QUOTE_WORDS + 1)}
+        counts: dict[str, tuple[int, str]] = {}
+        for story_id, arts in self.reader.article_texts([h.story_id for h in tied], guild_id).items():
+            best = (0, "")
+            for article_id, text in arts:
+                aw = text.lower().split()
+                n = sum(tuple(aw[i : i + QUOTE_WORDS]) in runs for i in range(0, len(aw) - QUOTE_WORDS + 1))
+                best = max(best, (n, article_id))
+            counts[story_id] = best
+        order = sorted(counts.items(), key=lambda kv: -kv[1][0])
+        (winner, (n, article_id)), runner_up = order[0], (order[1][1][0] if len(order) > 1 else 0)
+        if n < QUOTE_MIN_RUNS or n <= runner_up:
+            return
+        hit = next(h for h in ranked if h.story_id == winner)
+        hit.why.append(f"quotes its article {article_id}")
+        if hit is not ranked[0]:
+            top = ranked[0]
+            hit.rank = top.sort_key + 0.01
+            hit.score = max(hit.score, top.score)
+            hit.confidence = confidence_for(hit.score)
+            ranked.remove(hit)
+            ranked.insert(0, hit)
 
     def _links(self, text: str, guild_id: int | None) -> list[LinkInfo]:
         out = []

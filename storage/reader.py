@@ -466,6 +466,20 @@ class CorpusReader:
             )
         ]
 
+    def article_texts(self, story_ids: Iterable[str], guild_id: int | None) -> dict[str, list[tuple[str, str]]]:
+        """(article id, text) of the visible articles of these stories, by story (for the matcher's quote check)."""
+        ids = list(dict.fromkeys(story_ids))
+        out: dict[str, list[tuple[str, str]]] = {i: [] for i in ids}
+        if not ids:
+            return out
+        marks = ",".join("?" * len(ids))
+        for r in self.conn.execute(
+            f"SELECT story_id, id, text FROM articles WHERE story_id IN ({marks}) AND guild_id IN (?, ?) ORDER BY id",  # noqa: S608
+            (*ids, *visible(guild_id)),
+        ):
+            out[r[0]].append((r[1], r[2]))
+        return out
+
     def article(self, article_id: str, guild_id: int | None) -> Article | None:
         r = self.conn.execute(
             "SELECT * FROM articles WHERE id = ? AND guild_id IN (?, ?)", (article_id, *visible(guild_id))

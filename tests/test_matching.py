@@ -395,3 +395,37 @@ def test_a_typo_in_the_second_word_of_a_two_word_name_is_corrected(seeded_path, 
     assert hits and hits[0].story_id == "waste"
     assert "read rigaryr→rigaryor" in hits[0].why and any(w.startswith("names ") and "Riyor Rigaryor" in w
                                                           for w in hits[0].why)
+
+
+def test_a_long_paste_goes_to_the_near_duplicate_whose_article_it_quotes(seeded_path, reader) -> None:
+    """Two stories with the same names and topic score within a few points for a pasted article; the one whose
+    article the paste copies comes first, and says so."""
+    from bot.models import Article
+
+    ents = [Entity(id="saur", name="Saur"), Entity(id="toyor", name="Toyor")]
+    texts = {
+        "deal-built": "Saur and Toyor built a regional grain deal at the river port on Monday, officials said. "
+                      "The grain deal covers storage, barges and prices for the next harvest season in the valley.",
+        "deal-planned": "Saur and Toyor planned a huge grain deal for the river port, officials said on Friday. "
+                        "The planned grain deal would cover storage and barges once the harvest season ends.",
+    }
+    for sid, text in texts.items():
+        story = Story(id=sid, title=f"Saur and Toyor {sid.split('-')[1]} grain deal", entities=ents,
+                      topic_terms=["grain", "deal"])
+
+        async def go(story=story, sid=sid, text=text) -> None:
+            c = await Corpus.open(seeded_path)
+            await c.apply(CorpusFile(stories=[story], articles=[Article(id=f"{sid}-a", story=sid,
+                                                                        outlet="kabul-dispatch", text=text)]),
+                          Actor(guild_id=0, user_id=1, name="owner"))
+            await c.close()
+
+        asyncio.run(go())
+    m = Matcher(reader)
+    for sid, text in texts.items():
+        paste = f"anyone seen this? look: {text} crazy times honestly"
+        hits = m.match(paste, top=5, threshold=0).hits
+        assert [h.story_id for h in hits[:2]] == [sid, next(s for s in texts if s != sid)], [h.why for h in hits]
+        assert f"quotes its article {sid}-a" in hits[0].why and hits[0].score >= hits[1].score
+    # A short message is never judged by quotes.
+    assert all("quotes" not in w for h in m.match("saur and toyor grain deal").hits for w in h.why)
