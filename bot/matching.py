@@ -407,12 +407,12 @@ class _Index:
 
     # -- typo correction -----------------------------------------------------------------------------------------
 
-    def correct_alias_word(self, w: str) -> str | None:
-        """The alias word one edit away (same first letter), through a deletion index: the word and its one-letter
-        deletions against the alias words' own.  (One edit, not two for long words: two cost a scan per word and
-        the auto-reply path reads every word of every message.)"""
+    def alias_word_candidates(self, w: str) -> list[str]:
+        """Every alias word one edit away from ``w`` (same first letter), sorted, through a deletion index: the word
+        and its one-letter deletions against the alias words' own.  (One edit, not two for long words: two cost a
+        scan per word and the auto-reply path reads every word of every message.)"""
         if len(w) < 4 or len(w) > MAX_ALIAS_TYPO_LEN or w in self.alias_words:
-            return None
+            return []
         dels, words_ = self.alias_deletes, self.alias_words
         found = set(dels.get(w, ()))
         for i in range(len(w)):
@@ -420,21 +420,6 @@ class _Index:
             if v in words_:
                 found.add(v)
             found.update(dels.get(v, ()))
-        best = self.alias_word_candidates(w, found)
-        return best[0] if best else None
-
-    def alias_word_candidates(self, w: str, found: set[str] | None = None) -> list[str]:
-        """Every alias word one edit away from ``w`` (same first letter), sorted; see ``correct_alias_word``."""
-        if found is None:
-            if len(w) < 4 or len(w) > MAX_ALIAS_TYPO_LEN or w in self.alias_words:
-                return []
-            dels, words_ = self.alias_deletes, self.alias_words
-            found = set(dels.get(w, ()))
-            for i in range(len(w)):
-                v = w[:i] + w[i + 1 :]
-                if v in words_:
-                    found.add(v)
-                found.update(dels.get(v, ()))
         return sorted(c for c in found if c[0] == w[0] and Levenshtein.distance(w, c, score_cutoff=1) <= 1)
 
     @property
