@@ -43,7 +43,13 @@ FIT = {"2020": ["train"], "2022": ["train"]}
 REPORT = {"2020": ["train", "dev"], "2022": ["train"]}
 
 
-def collect(root: Path, coll: str, splits: list[str]) -> dict[str, list]:
+def collect(root: Path, coll: str, splits: list[str], features=None, n_features: int = len(PLAIN_FEATURES)
+            ) -> dict[str, list]:
+    """Per split: (qid, docs, X, y, relevant) for every query with a gold pair.  ``features(matcher, text)`` gives
+    [(story id, feature vector)] for one query (default: the matcher's PLAIN_FEATURES of its candidates)."""
+    if features is None:
+        def features(matcher: Matcher, text: str) -> list:
+            return matcher.plain_features(text)
     CACHE.mkdir(parents=True, exist_ok=True)
     from storage.db import schema_version
 
@@ -64,9 +70,9 @@ def collect(root: Path, coll: str, splits: list[str]) -> dict[str, list]:
             for qid, text in read_queries(root / coll / split / "queries.tsv"):
                 if not qrels.get(qid):
                     continue
-                feats = matcher.plain_features(text)
+                feats = features(matcher, text)
                 docs = [ids[s] for s, _ in feats]
-                X = np.array([f for _, f in feats], dtype=float).reshape(len(feats), len(PLAIN_FEATURES))
+                X = np.array([f for _, f in feats], dtype=float).reshape(len(feats), n_features)
                 y = np.array([1.0 if d in qrels[qid] else 0.0 for d in docs])
                 rows.append((qid, docs, X, y, qrels[qid]))
             out[split] = rows
@@ -137,35 +143,18 @@ def collect_rerank(root: Path, coll: str, splits: list[str]) -> dict[str, list]:
     """Per split: (qid, docs, X, y, relevant) over the matcher's top RERANK_POOL, X = bot.rerank.RERANK_FEATURES."""
     from benchmarks.checkthat import load_reranker, story_texts
     from bot.rerank import RERANK_FEATURES
-    from storage.db import schema_version
 
-    collect(root, coll, [])  # imports the collection into the cache once
-    ids = dict(line.split("\t", 1) for line in
-               (CACHE / f"{coll}-s{schema_version()}.ids").read_text(encoding="utf-8").splitlines())
     texts = story_texts(root / coll)
     t0 = time.perf_counter()
     reranker, secs = load_reranker(root / coll, texts)
     print(f"{coll}: reranker ready in {time.perf_counter() - t0:.0f} s (stories embedded in {secs:.0f} s)")
-    reader = CorpusReader(CACHE / f"{coll}-s{schema_version()}.db")
-    matcher = Matcher(reader)
-    out = {}
-    try:
-        for split in splits:
-            qrels = read_qrels(root / coll / split / "qrels.tsv")
-            rows = []
-            for qid, text in read_queries(root / coll / split / "queries.tsv"):
-                if not qrels.get(qid):
-                    continue
-                hits = matcher.match(text, None, top=RERANK_POOL, threshold=0.0).hits
-                feats = reranker.candidate_features(text, hits, lambda sid: texts.get(sid, ()), all_features=True)
-                docs = [ids[h.story_id] for h in hits]
-                X = np.array(feats, dtype=float).reshape(len(hits), len(RERANK_FEATURES))
-                y = np.array([1.0 if d in qrels[qid] else 0.0 for d in docs])
-                rows.append((qid, docs, X, y, qrels[qid]))
-            out[split] = rows
-    finally:
-        reader.close()
-    return out
+
+    def features(matcher: Matcher, text: str) -> list:
+        hits = matcher.match(text, None, top=RERANK_POOL, threshold=0.0).hits
+        feats = reranker.candidate_features(text, hits, lambda sid: texts.get(sid, ()), all_features=True)
+        return [(h.story_id, f) for h, f in zip(hits, feats)]
+
+    return collect(root, coll, splits, features, len(RERANK_FEATURES))
 
 
 def _subset(rows: list, k: int, cols: list[int]) -> list:
