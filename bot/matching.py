@@ -655,9 +655,10 @@ class Matcher:
         df, n_ws, aliases = idx.df, len(ws), idx.aliases
         # Only words that start an alias, or that the corpus does not know (a misspelt or inflected name?), can name
         # an entity ("fenjador" is not "fenja": a word the corpus knows is neither); each distinct word is judged once.
-        maybe = {w for w in set(ws) if w in longest or (len(w) >= 4 and w not in STOP_WORDS and stem(w) not in df)}
         def unknown(word: str) -> bool:
             return len(word) >= 4 and word not in STOP_WORDS and stem(word) not in df
+
+        maybe = {w for w in set(ws) if w in longest or unknown(w)}
 
         def shown(owners):
             return [o for o in owners if visible(o[0])] if owners and visible is not None else owners
@@ -672,6 +673,15 @@ class Matcher:
                         core_named[story_id].add(entity_id)
                         core_total[story_id] = n_core
 
+        def last_word_typo(key: tuple[str, ...]):
+            """A typo in the last word of a longer name ("riyor rigaryr" for Riyor Rigaryor): (key, owners)."""
+            for fixed in idx.alias_word_candidates(key[-1]):
+                owners = shown(owners_of((*key[:-1], fixed)))
+                if owners:
+                    corrections[key[-1]] = fixed
+                    return (*key[:-1], fixed), owners
+            return key, None
+
         # Misspelt names one edit from several names: decided after the exact ones (below).
         ambiguous: list[tuple[str, list[tuple[str, list]]]] = []
         resume = 0
@@ -684,18 +694,10 @@ class Matcher:
                 for n in range(min(longest_n, n_ws - i), 0, -1):
                     key = tuple(ws[i : i + n])
                     owners = owners_of(key)
+                    if not owners and n >= 2 and unknown(key[-1]):
+                        key, owners = last_word_typo(key)
                     if owners:
                         break
-                    # A typo in the last word of a longer name ("riyor rigaryr" for Riyor Rigaryor).
-                    if n >= 2 and unknown(key[-1]):
-                        for fixed in idx.alias_word_candidates(key[-1]):
-                            owners = shown(owners_of((*key[:-1], fixed)))
-                            if owners:
-                                corrections[key[-1]] = fixed
-                                key = (*key[:-1], fixed)
-                                break
-                        if owners:
-                            break
                 else:
                     n, key = 1, (w,)
             if not owners and unknown(w):
