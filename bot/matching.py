@@ -45,6 +45,9 @@ MAX_QUERY_CHARS = 4_000
 MAX_QUERY_WORDS = 300
 #: Typo correction of index terms only for messages of at most this many content words.
 MAX_CORRECTED_WORDS = 12
+#: Hashtags of this many letters that the corpus does not know as one word are split into known words
+#: ("#fyrefestival": +0.009 MAP@5 on CheckThat! 2020 dev, fitted on 2020 train; see docs/performance.md).
+GLUED_MIN, GLUED_MAX = 6, 40
 
 DEFAULT_THRESHOLD = 50.0
 HIGH = 75.0
@@ -75,10 +78,31 @@ def _terms(text: str) -> frozenset[str]:
 _PIC_LINK_RE = re.compile(r"pic\.twitter\.com/\w+", re.IGNORECASE)
 _BARE_LINK_RE = re.compile(r"(?<![^\s(])(?:[a-z0-9-]{1,63}\.){1,5}[a-z]{2,12}/[^\s]{0,500}", re.IGNORECASE)
 _MENTION_RE = re.compile(r"@(\w{1,64})(?!\w)(?!\.\w)")  # not a mail address (user@host.tld)
+#: A pasted post's signature, as a copied tweet ends: "— Name (@handle) March 24, 2019".  It says who posted and when,
+#: not what is claimed: the ranking reads the message's coverage without it as a feature of its own (cov_body).
+_SIGNATURE_RE = re.compile(
+    r"[—–-]{1,2}[^\S\n]*[^—–()\n]{0,80}?\(@\w{1,50}\)\s*(?:January|February|March|April|May|June|July|August|September|"
+    r"October|November|December)\s+\d{1,2},\s+\d{4}"
+)
+#: A hashtag (as bot.text reads one) whose glued words may be split by the corpus's vocabulary.
+_TAG_RE = re.compile(r"#(\w{1,100})")
+
+
+def _query_texts(body: str, text: str, *more: str) -> tuple[str, str | None]:
+    """(the text the matcher reads, the same without pasted posts' signatures or None if there are none).  ``body``
+    is ``text`` prepared (links out, @handles split); ``more`` (link slugs, previews) is joined on."""
+    full = " ".join(x for x in (body, *more) if x.strip())
+    if "(@" not in text or not _SIGNATURE_RE.search(text):
+        return full, None
+    said = prepare_text(strip_urls(_SIGNATURE_RE.sub(" ", text)))
+    return full, " ".join(x for x in (said, *more) if x.strip())
 
 
 def _mention_words(m: re.Match[str]) -> str:
-    return " " + " ".join(split_hashtag(m.group(1).replace("_", " ").strip() or m.group(1))) + " "
+    parts = split_hashtag(m.group(1).replace("_", " ").strip() or m.group(1))
+    if len(parts) == 1 and parts[0].isalpha():
+        return " #" + parts[0] + " "  # read as a hashtag: glued words ("@marcorubio") may be split (Matcher._read)
+    return " " + " ".join(parts) + " "
 
 
 def prepare_text(text: str) -> str:
@@ -107,15 +131,16 @@ def prepare_text(text: str) -> str:
 #:   log_len   log(1 + distinct stems of the story text)
 #:   q_title   cov_q x cov_title: the message is covered by the story and covers its title, both at once
 #:   cov_rare  IDF share of the message's RARE_STEMS rarest stems that the story holds
+#:   cov_body  cov_q without a pasted post's signature ("— Name (@handle) March 24, 2019"): who posted is not the claim
 PLAIN_FEATURES = ("bm25", "bm25_rel", "rank_rr", "cov_q", "cov_d", "cov_claim", "cov_title", "fuzz", "log_len",
-                  "q_title", "cov_rare")
+                  "q_title", "cov_rare", "cov_body")
 RARE_STEMS = 5
-PLAIN_MEAN = (0.0565877, 0.433574, 0.106964, 0.102495, 0.150324, 0.19011, 0.198679, 0.431683, 2.7704, 0.0225961, 0.0370023)
-PLAIN_SCALE = (0.0270357, 0.187101, 0.170484, 0.0518552, 0.0757202, 0.0945045, 0.159223, 0.0506625, 0.360132, 0.0365335, 0.0850555)
-PLAIN_WEIGHTS = (0, 0, 0.335201, 0.63201, 0, 0.661803, 0.440335, 0.126246, 0.751232, 0.620414, 0.300241)
+PLAIN_MEAN = (0.0568154, 0.432869, 0.106964, 0.102865, 0.150804, 0.190682, 0.199932, 0.432078, 2.77001, 0.0228179, 0.0379489, 0.111656)
+PLAIN_SCALE = (0.0270998, 0.186716, 0.170484, 0.051952, 0.0758593, 0.0946638, 0.159451, 0.0506181, 0.360205, 0.0367233, 0.0862353, 0.0939703)
+PLAIN_WEIGHTS = (0, 0, 0.342968, 0.173052, 0, 0.672146, 0.441923, 0.100601, 0.757663, 0.51886, 0.320738, 0.740579)
 #: score = 100 * sigmoid(CAL_A * (w . standardised features) + CAL_B)
-PLAIN_CAL_A = 0.70793
-PLAIN_CAL_B = -5.62674
+PLAIN_CAL_A = 0.699465
+PLAIN_CAL_B = -5.6943
 BM25_K1 = 1.2
 BM25_B = 0.75
 #: Candidate generation: the rarest query terms (at most this many) in one OR query over the story-level index ...
@@ -283,6 +308,7 @@ class _Index:
         self._idf_table: _IdfTable | None = None
         self.fts_totals: tuple[int, int] | None = None  # (rows, tokens) of the story-level index, read on use
         self._mass: dict[frozenset[str], float] = {}
+        self._glued: dict[str, tuple[str, ...]] = {}
         path = _snapshot_path(reader) if snapshot else None
         key = _snapshot_key(reader, self.version) if path else None
         gc_was = gc.isenabled()
@@ -409,6 +435,39 @@ class _Index:
 
     # -- typo correction -----------------------------------------------------------------------------------------
 
+    def glued_words(self, tag: str) -> tuple[str, ...]:
+        """A hashtag of glued words the corpus knows apart, split: "fyrefestival" -> ("fyre", "festival"); () if the
+        corpus knows the tag as one word, or cannot split it into two or three known words of 3 letters or more (no
+        stop words).  Of several splits, the fewest parts, then the most frequent words (a unigram model of the
+        corpus's document frequencies) win.  Cached per index."""
+        found = self._glued.get(tag)
+        if found is not None:
+            return found
+        df = self.df
+        best: tuple[float, tuple[str, ...]] | None = None
+        if GLUED_MIN <= len(tag) <= GLUED_MAX and stem(tag) not in df:
+            def known(part: str) -> int:
+                return df.get(stem(part), 0) if len(part) >= 3 and part not in STOP_WORDS else 0
+
+            n = len(tag)
+            for i in range(3, n - 2):
+                a, b = known(tag[:i]), known(tag[i:])
+                if a and b and (best is None or math.log(a * b) > best[0]):
+                    best = (math.log(a * b), (tag[:i], tag[i:]))
+            if best is None and n >= 9:
+                for i in range(3, n - 5):
+                    a = known(tag[:i])
+                    if not a:
+                        continue
+                    for j in range(i + 3, n - 2):
+                        b, c = known(tag[i:j]), known(tag[j:])
+                        if b and c and (best is None or math.log(a * b * c) > best[0]):
+                            best = (math.log(a * b * c), (tag[:i], tag[i:j], tag[j:]))
+        found = best[1] if best else ()
+        if len(self._glued) < 65_536:
+            self._glued[tag] = found
+        return found
+
     def alias_word_candidates(self, w: str) -> list[str]:
         """Every alias word one edit away from ``w`` (same first letter), sorted, through a deletion index: the word
         and its one-letter deletions against the alias words' own.  (One edit, not two for long words: two cost a
@@ -511,6 +570,8 @@ class _Query:
     entities: dict[str, dict[str, str]]  # story id -> {entity id: alias as found}
     corrections: dict[str, str]
     gated: list[str] = field(default_factory=list)  # stories naming enough of their core entities, most named first
+    #: Stems of the message without a pasted post's signature (None: it has none, all stems are the message's own).
+    body_stems: frozenset[str] | None = None
 
 
 @dataclass(slots=True)
@@ -639,11 +700,28 @@ class Matcher:
 
     # -- query analysis -------------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _read(text: str, idx: _Index, term_visible=None) -> str:
+        """Hashtags of glued words split by the corpus's vocabulary ("#fyrefestival" -> "fyre festival"); a split
+        into a word the server may not see is not made."""
+
+        def unglue(m: re.Match[str]) -> str:
+            parts = split_hashtag(m.group(1))
+            if len(parts) == 1 and parts[0].isalpha():
+                glued = idx.glued_words(parts[0])
+                if glued and (term_visible is None or all(term_visible(stem(w)) for w in glued)):
+                    return " " + " ".join(glued) + " "
+            return m.group(0)
+
+        return _TAG_RE.sub(unglue, text) if "#" in text else text
+
     def _analyse(
-        self, text: str, idx: _Index, visible=None, term_visible=None
+        self, text: str, idx: _Index, visible=None, term_visible=None, body: str | None = None
     ) -> _Query:
         """``visible(story_id)`` and ``term_visible(term)`` keep typo corrections to what the server may see: a
-        correction towards another server's private word would show that word in ``why`` and steer the query."""
+        correction towards another server's private word would show that word in ``why`` and steer the query.
+        ``body``: the text without a pasted post's signature, if it had one (see _SIGNATURE_RE)."""
+        text = self._read(text, idx, term_visible)
         ws = words(text)[:MAX_QUERY_WORDS]
         corrections: dict[str, str] = {}
         # Entities: longest alias first (left to right), exact, inflected (prefix + up to 3 letters) or one typo away.
@@ -735,7 +813,10 @@ class Matcher:
         # long paste or in chatter the words the index does not know are mostly real words it has no use for, and
         # "correcting" them adds wrong ones (and costs the most of any step on the auto-reply path).
         correct = len(content) <= MAX_CORRECTED_WORDS and bool(found)
+        body_ws = set(words(self._read(body, idx, term_visible))) if body is not None else None
+        body_stems: set[str] = set()
         for w in content:
+            said = body_ws is not None and w in body_ws
             w = corrections.get(w, w)
             s = stem(w)
             if correct and s not in idx.df:
@@ -746,10 +827,13 @@ class Matcher:
                     corrections[w] = fixed
                     s = fixed
             stems.append(s)
+            if said:
+                body_stems.add(s)
         norm = " ".join(corrections.get(w, w) for w in ws if w not in STOP_WORDS)
         # Stories that pass the entity gate: enough of their core entities named (see _judge).
         named = sorted(((-len(c), sid) for sid, c in core_named.items() if len(c) >= min(core_total[sid], 2)))
-        return _Query(norm, ws, list(dict.fromkeys(stems)), dict(found), corrections, [sid for _n, sid in named])
+        return _Query(norm, ws, list(dict.fromkeys(stems)), dict(found), corrections, [sid for _n, sid in named],
+                      frozenset(body_stems) if body_ws is not None else None)
 
     def _fts_terms(self, q: _Query, idx: _Index, limit: int | None = None) -> list[str]:
         # Rare terms first; very common terms add cost and no discrimination.
@@ -820,11 +904,11 @@ class Matcher:
                 hits[link.story_id] = Hit(
                     link.story_id, 100.0, Confidence.high, link.url, [f"link: the article {link.article_id}"], link.article_id
                 )
-        body = prepare_text(strip_urls(text))
         extra_text = prepare_text(extra_text)
         slug_text = " ".join(slug_words(link.url) for link in links if not link.story_id)
-        full = " ".join(x for x in (body, slug_text, extra_text) if x.strip())
-        q = self._analyse(full, idx, visible, lambda term: self.reader.term_visible(term, guild_id))
+        body = prepare_text(strip_urls(text))
+        full, said = _query_texts(body, text, slug_text, extra_text)
+        q = self._analyse(full, idx, visible, lambda term: self.reader.term_visible(term, guild_id), said)
         if q.stems or q.entities:
             for hit in self._score(q, idx, guild_id, visible, strict=threshold > PLAIN_GATED_MAX):
                 if hit.story_id not in hits and hit.score >= threshold:
@@ -972,7 +1056,9 @@ class Matcher:
         idx = self.index
         visible = self._visible(idx, guild_id)
 
-        q = self._analyse(prepare_text(strip_urls(text[:MAX_QUERY_CHARS])), idx)
+        text = text[:MAX_QUERY_CHARS]
+        full, said = _query_texts(prepare_text(strip_urls(text)), text)
+        q = self._analyse(full, idx, body=said)
         plain = {s: c for s, c in self._candidates(q, idx, guild_id, visible).items() if not idx.stories[s].core}
         return [(sid, feats) for sid, feats, _t, _s in self._plain_features(q, plain, idx)]
 
@@ -1038,6 +1124,8 @@ class Matcher:
         q_idf = sum(qidf.values()) or 1.0
         rare = sorted(qidf, key=lambda t: (-qidf[t], t))[:RARE_STEMS]
         rare_idf = sum(qidf[t] for t in rare) or 1.0
+        said = q.body_stems
+        said_idf = (sum(map(qget, said)) or 1.0) if said is not None else q_idf
         ranked = sorted(plain.items(), key=lambda x: (-x[1].bm25, x[0]))
         best_bm25 = ranked[0][1].bm25 or 1.0
         out = []
@@ -1067,7 +1155,8 @@ class Matcher:
                       else fuzz.ratio(tn, q.text, processor=None)) / 100
             feats = [cand.bm25 / (q_idf * (BM25_K1 + 1)), cand.bm25 / best_bm25, 1 / (1 + rank), shared_idf / q_idf,
                      shared_idf / d_idf, cov_claim, cov_title, fz, math.log1p(len(doc_terms)),
-                     shared_idf / q_idf * cov_title, sum(qidf[t] for t in rare if t in doc_terms) / rare_idf]
+                     shared_idf / q_idf * cov_title, sum(qidf[t] for t in rare if t in doc_terms) / rare_idf,
+                     (sum(map(qget, shared & said)) if said is not None else shared_idf) / said_idf]
             out.append((story_id, feats, best_text, sorted(shared, key=lambda t: (-qidf[t], t))))
         return out
 

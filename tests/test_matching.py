@@ -429,3 +429,54 @@ def test_a_long_paste_goes_to_the_near_duplicate_whose_article_it_quotes(seeded_
         assert f"quotes its article {sid}-a" in hits[0].why and hits[0].score >= hits[1].score
     # A short message is never judged by quotes.
     assert all("quotes" not in w for h in m.match("saur and toyor grain deal").hits for w in h.why)
+
+
+def test_glued_hashtags_and_handles_are_split_into_words_the_corpus_knows(seeded_path, reader) -> None:
+    story = Story(id="fyre", title="Luxury Fyre festival in the Bahamas descends into chaos")
+    _add_story(seeded_path, story, [Claim(id="fyre-c", story="fyre", text="The Fyre music festival left its guests stranded on an island.")], guild=0)
+    private = Story(id="zorb", title="Zorblax parade cancelled")
+    _add_story(seeded_path, private, [Claim(id="zorb-c", story="zorb", text="The Zorblax parade was cancelled by the council.")], guild=111)
+    m = Matcher(reader)
+    idx = m.index
+    assert idx.glued_words("fyrefestival") == ("fyre", "festival")
+    assert idx.glued_words("festival") == ()  # a word the corpus knows stays whole
+    assert idx.glued_words("qqqwwweee") == ()  # nothing known to split into
+    for message in ("stranded on an island #fyrefestival", "stranded on an island @fyrefestival",
+                    "stranded on an island #FyreFestival"):
+        hits = m.match(message, top=3, threshold=0).hits
+        assert hits and hits[0].story_id == "fyre", message
+        assert any("fyre" in w for w in hits[0].why if w.startswith("shares")), hits[0].why
+    assert m._analyse("#fyrefestivals", idx).words == ["fyre", "festivals"]
+    # Only tags and handles are split: a glued word in running text is left as written.
+    assert m._analyse("what a fyrefestival", idx).words == ["what", "a", "fyrefestival"]
+    # A split into another server's private word is not made (it would tell that the word exists).
+    def seen_by(guild: int):
+        return lambda term: reader.term_visible(term, guild)
+
+    assert "zorblax" in m._analyse("#zorblaxparade", idx, None, seen_by(111)).words
+    assert "zorblax" not in m._analyse("#zorblaxparade", idx, None, seen_by(222)).words
+
+
+def test_a_pasted_posts_signature_is_read_apart_from_what_it_says(seeded_path, reader) -> None:
+    from bot.matching import PLAIN_FEATURES, _query_texts, prepare_text
+
+    rally = Story(id="rally", title="Was the organiser of the Charlottesville rally an Obama supporter?")
+    _add_story(seeded_path, rally, [Claim(id="rally-c", story="rally", text="The organiser of the white nationalist rally in Charlottesville supported Obama.")], guild=0)
+    book = Story(id="book", title="Costco removes Dinesh D'Souza's book from its shelves")
+    _add_story(seeded_path, book, [Claim(id="book-c", story="book", text="Costco removed Dinesh D'Souza's book from its stores.")], guild=0)
+    post = ("The white supremacist organizer of #Charlottesville was an Obama supporter "
+            "— Dinesh D’Souza (@DineshDSouza) August 15, 2017")
+    full, said = _query_texts(prepare_text(post), post)
+    assert "Dinesh" in full and said is not None and "Dinesh" not in said and "2017" not in said
+    assert "Obama supporter" in said
+    assert _query_texts(prepare_text("no signature here (@someone)"), "no signature here (@someone)")[1] is None
+    m = Matcher(reader)
+    feats = dict(m.plain_features(post))
+    q, body = PLAIN_FEATURES.index("cov_q"), PLAIN_FEATURES.index("cov_body")
+    # The book story shares only the signature's words: covered as a message, not as what the message says.
+    assert feats["book"][q] > 0 and feats["book"][body] == 0
+    assert feats["rally"][body] > feats["rally"][q]
+    # Without a signature the two are the same.
+    plain = dict(m.plain_features("The white supremacist organizer of Charlottesville was an Obama supporter"))
+    assert plain["rally"][q] == plain["rally"][body]
+    assert m.match(post, top=2, threshold=0).hits[0].story_id == "rally"
