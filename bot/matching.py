@@ -88,14 +88,15 @@ _SIGNATURE_RE = re.compile(
 _TAG_RE = re.compile(r"#(\w{1,100})")
 
 
-def _query_texts(body: str, text: str, *more: str) -> tuple[str, str | None]:
-    """(the text the matcher reads, the same without pasted posts' signatures or None if there are none).  ``body``
-    is ``text`` prepared (links out, @handles split); ``more`` (link slugs, previews) is joined on."""
+def _query_texts(text: str, *more: str) -> tuple[str, str, str | None]:
+    """(``text`` prepared: links out, @handles split; that with ``more`` (link slugs, previews) joined on: what the
+    matcher reads; the same without pasted posts' signatures, or None if there are none)."""
+    body = prepare_text(strip_urls(text))
     full = " ".join(x for x in (body, *more) if x.strip())
     if "(@" not in text or not _SIGNATURE_RE.search(text):
-        return full, None
+        return body, full, None
     said = prepare_text(strip_urls(_SIGNATURE_RE.sub(" ", text)))
-    return full, " ".join(x for x in (said, *more) if x.strip())
+    return body, full, " ".join(x for x in (said, *more) if x.strip())
 
 
 def _mention_words(m: re.Match[str]) -> str:
@@ -444,25 +445,21 @@ class _Index:
         if found is not None:
             return found
         df = self.df
-        best: tuple[float, tuple[str, ...]] | None = None
+        best: tuple[int, tuple[str, ...]] | None = None  # (product of the parts' document frequencies, parts)
         if GLUED_MIN <= len(tag) <= GLUED_MAX and stem(tag) not in df:
             def known(part: str) -> int:
                 return df.get(stem(part), 0) if len(part) >= 3 and part not in STOP_WORDS else 0
 
             n = len(tag)
             for i in range(3, n - 2):
-                a, b = known(tag[:i]), known(tag[i:])
-                if a and b and (best is None or math.log(a * b) > best[0]):
-                    best = (math.log(a * b), (tag[:i], tag[i:]))
+                if (f := known(tag[:i]) * known(tag[i:])) and (best is None or f > best[0]):
+                    best = (f, (tag[:i], tag[i:]))
             if best is None and n >= 9:
                 for i in range(3, n - 5):
-                    a = known(tag[:i])
-                    if not a:
-                        continue
-                    for j in range(i + 3, n - 2):
-                        b, c = known(tag[i:j]), known(tag[j:])
-                        if b and c and (best is None or math.log(a * b * c) > best[0]):
-                            best = (math.log(a * b * c), (tag[:i], tag[i:j], tag[j:]))
+                    if a := known(tag[:i]):
+                        for j in range(i + 3, n - 2):
+                            if (f := a * known(tag[i:j]) * known(tag[j:])) and (best is None or f > best[0]):
+                                best = (f, (tag[:i], tag[i:j], tag[j:]))
         found = best[1] if best else ()
         if len(self._glued) < 65_536:
             self._glued[tag] = found
@@ -906,8 +903,7 @@ class Matcher:
                 )
         extra_text = prepare_text(extra_text)
         slug_text = " ".join(slug_words(link.url) for link in links if not link.story_id)
-        body = prepare_text(strip_urls(text))
-        full, said = _query_texts(body, text, slug_text, extra_text)
+        body, full, said = _query_texts(text, slug_text, extra_text)
         q = self._analyse(full, idx, visible, lambda term: self.reader.term_visible(term, guild_id), said)
         if q.stems or q.entities:
             for hit in self._score(q, idx, guild_id, visible, strict=threshold > PLAIN_GATED_MAX):
@@ -1057,7 +1053,7 @@ class Matcher:
         visible = self._visible(idx, guild_id)
 
         text = text[:MAX_QUERY_CHARS]
-        full, said = _query_texts(prepare_text(strip_urls(text)), text)
+        _body, full, said = _query_texts(text)
         q = self._analyse(full, idx, body=said)
         plain = {s: c for s, c in self._candidates(q, idx, guild_id, visible).items() if not idx.stories[s].core}
         return [(sid, feats) for sid, feats, _t, _s in self._plain_features(q, plain, idx)]
