@@ -58,6 +58,11 @@ def render(report: dict) -> str:
                 out.append(f"| {name} | {k} | {r['n']} | {_f(r['p50_ms'])} | {_f(r['p99_ms'])} | {_f(ratio, '.1f')} | "
                            f"{_f(r['p_at_1'])} | {_f(r.get('agree_top1'))} | {_f(r.get('agree_top5'))} | "
                            f"{s['rss_mib']:,.0f} | {_f(s.get('build_s'), '.1f')} |")
+        if sc.get("rounds", 1) > 1:
+            out += ["", f"Latencies are each query's median over {sc['rounds']} rounds (Crosscheck, then each peer, in "
+                        "turn).  × Crosscheck in each round: " + "; ".join(
+                            f"{name} {kind} " + " / ".join(_f(x) for x in xs)
+                            for name, kinds in sc.get("round_ratios", {}).items() for kind, xs in kinds.items()) + "."]
     return "\n".join(out) + "\n"
 
 

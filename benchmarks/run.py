@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.run                 # 1k and 10k stories (10k and 100k claims): a few minutes
     .venv/bin/python -m benchmarks.run --scales 100000 # 100k stories, 1M claims (first run generates and imports)
     .venv/bin/python -m benchmarks.run --full          # 1k, 10k and 100k
+    .venv/bin/python -m benchmarks.run --scales 100000 --rounds 3 --peers bm25s tantivy   # medians of 3 turns
     .venv/bin/python -m benchmarks.run --import-only --scales 1000 10000     # import speed alone, fresh databases
     .venv/bin/python -m benchmarks.run --import-only --scales 5000 \
         --import-into benchmarks/.cache/synth-100000-g4-s2/corpus.db        # 5k more stories into a copy of 100k
@@ -24,6 +25,10 @@ are its own) over the same queries:
   (process.extract with token_set_ratio over all claims); their latency as a ratio to Crosscheck's, precision@1
   against the story each query was made from, and top-5 agreement with Crosscheck (share of Crosscheck's five
   stories the peer also returns).  Slow peers answer a bounded number of queries per kind (noted).
+
+With ``--rounds N`` Crosscheck and the peers run N times, one after another in turn (Crosscheck, each peer, again):
+each query's latency is the median of its N runs, and the ratios of every round are printed too.  Single runs on a
+shared 2-core machine move by ±40%, which is more than some of the ratios being compared.
 
 Results go to stdout (a table) and to benchmarks/out/run-<scales>.json.
 """
@@ -414,6 +419,44 @@ def run_child(system: str, folder: Path, limit: int, budget_s: float, timeout: i
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def merge_rounds(rounds: list[dict]) -> dict:
+    """One result per system from several rounds of it: each query's latency is its median over the rounds that
+    answered it (slow peers stop after a time budget, so rounds may answer different numbers); start-up and chatter
+    throughput are medians too; answers and memory are the first round's (answers do not change between rounds)."""
+    if len(rounds) == 1 or any("error" in r for r in rounds):
+        return rounds[0]
+    out = dict(rounds[0])
+    for key in ("lat", "lat_product"):
+        if key in out:
+            out[key] = {kind: [statistics.median(r[key][kind][i] for r in rounds if i < len(r[key][kind]))
+                               for i in range(max(len(r[key][kind]) for r in rounds))]
+                        for kind in out[key]}
+    if "top5" in out:  # as many answers as latencies
+        out["top5"] = {kind: max((r["top5"][kind] for r in rounds), key=len) for kind in out["top5"]}
+    for key in ("startup_s", "chatter_per_s", "build_s"):
+        if key in out:
+            out[key] = statistics.median(r[key] for r in rounds)
+    out["rss_mib"] = max(r["rss_mib"] for r in rounds)
+    return out
+
+
+def round_ratios(rounds: list[dict[str, dict]]) -> dict[str, dict[str, list[float]]]:
+    """peer -> kind -> [peer p50 / Crosscheck p50, one per round]."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for res in rounds:
+        cc = res.get("crosscheck", {})
+        if "error" in cc:
+            continue
+        for name, r in res.items():
+            if name == "crosscheck" or "error" in r:
+                continue
+            for kind in KINDS:
+                base = _pct(cc["lat"][kind], 50)
+                if base and r["lat"][kind]:
+                    out.setdefault(name, {}).setdefault(kind, []).append(_pct(r["lat"][kind], 50) / base)
+    return out
+
+
 # -- report ----------------------------------------------------------------------------------------------------------
 
 
@@ -493,6 +536,11 @@ def print_summary(summary: dict) -> None:
             agr1 = f"{k['agree_top1']:.2f}" if "agree_top1" in k else "-"
             print(f"{name:<11}{kind:<7}{k['n']:>5}{k['p50_ms']:>9.2f}{k['p99_ms']:>9.2f}{ratio:>10.1f}{k['p_at_1']:>7.2f}"
                   f"{agr5:>10}{agr1:>10}{s['rss_mib']:>9,.0f}{s.get('build_s', float('nan')):>9.1f}")
+    rounds = summary.get("rounds", 1)
+    if rounds > 1:
+        print(f"(latencies: each query's median over {rounds} rounds)  x CC p50 in each round:")
+        for name, kinds in summary.get("round_ratios", {}).items():
+            print(f"  {name:<11}" + "; ".join(f"{kind} " + " ".join(f"{x:.2f}" for x in xs) for kind, xs in kinds.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -502,6 +550,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200, help="queries per kind")
     ap.add_argument("--peers", nargs="*", default=list(PEERS))
     ap.add_argument("--budget", type=float, default=60.0, help="seconds a peer may spend per query kind")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run Crosscheck and the peers this many times in turn; latencies are per-query medians")
     ap.add_argument("--child")
     ap.add_argument("--folder", type=Path)
     ap.add_argument("--limit", type=int, default=200)
@@ -539,17 +589,26 @@ def main(argv: list[str] | None = None) -> int:
         # after that, which loads the snapshot: the first start after a CLI import.
         fresh = run_child("crosscheck-fresh", folder, args.queries, args.budget)
         index = run_child("import-index", folder, args.queries, args.budget)
-        results = {"crosscheck": run_child("crosscheck", folder, args.queries, args.budget)}
+        rounds: list[dict[str, dict]] = []
+        for r in range(args.rounds):
+            res = {"crosscheck": run_child("crosscheck", folder, args.queries, args.budget)}
+            for peer in args.peers:
+                print(f"  running {peer} on {n:,} stories{f' (round {r + 1} of {args.rounds})' if args.rounds > 1 else ''} ...",
+                      flush=True)
+                res[peer] = run_child(peer, folder, args.queries, args.budget)
+            rounds.append(res)
+        results = {name: merge_rounds([res[name] for res in rounds]) for name in rounds[0]}
         if "error" not in results["crosscheck"]:
-            results["crosscheck"]["first_startup_s"] = results["crosscheck"]["startup_s"]
+            # The first round's start-up is the first start after `crosscheck import` (it loads the saved snapshot).
+            results["crosscheck"]["first_startup_s"] = rounds[0]["crosscheck"]["startup_s"]
             if "error" not in fresh:
                 results["crosscheck"]["no_snapshot_startup_s"] = fresh["startup_s"]
             if "error" not in index:
                 results["crosscheck"]["import_index_s"] = index["import_index_s"]
-        for peer in args.peers:
-            print(f"  running {peer} on {n:,} stories ...", flush=True)
-            results[peer] = run_child(peer, folder, args.queries, args.budget)
         summary = summarise(folder, results, qs)
+        summary["rounds"] = args.rounds
+        if args.rounds > 1:
+            summary["round_ratios"] = round_ratios(rounds)
         print_summary(summary)
         report["scales"].append(summary)
         OUT.mkdir(exist_ok=True)

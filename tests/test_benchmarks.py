@@ -66,3 +66,29 @@ def test_synthetic_corpus_is_deterministic() -> None:
     qs = queries(a, 10)
     assert set(qs) == {"short", "long", "link", "chatter"}
     assert all(gold for _t, gold in qs["short"]) and not any(gold for _t, gold in qs["chatter"])
+
+
+def test_rounds_are_merged_per_query_and_their_ratios_kept() -> None:
+    from benchmarks.report import render
+    from benchmarks.run import KINDS, merge_rounds, round_ratios
+
+    def result(lat: list[float], **extra) -> dict:
+        return {"lat": {k: list(lat) for k in KINDS}, "top5": {k: [["s1"]] * len(lat) for k in KINDS},
+                "rss_mib": 10.0, **extra}
+
+    cc = [result([1.0, 2.0, 3.0], startup_s=0.5), result([3.0, 2.0, 1.0], startup_s=0.7),
+          result([2.0, 9.0, 2.0], startup_s=0.6)]
+    # A slow peer answered fewer queries in one round: its later queries are the median of the rounds that ran them.
+    peer = [result([4.0, 4.0, 4.0]), result([2.0, 2.0]), result([6.0, 6.0, 8.0])]
+    merged = merge_rounds(cc)
+    assert merged["lat"]["short"] == [2.0, 2.0, 2.0]
+    assert merged["startup_s"] == 0.6
+    assert merge_rounds(peer)["lat"]["long"] == [4.0, 4.0, 6.0]
+    assert merge_rounds(peer)["top5"]["long"] == [["s1"]] * 3
+    assert merge_rounds(cc[:1]) is cc[0]
+    ratios = round_ratios([{"crosscheck": c, "bm25s": p} for c, p in zip(cc, peer)])
+    assert ratios["bm25s"]["short"] == [2.0, 1.0, 3.0]
+    report = {"machine": {"cpu": "x", "cores": 2, "ram_gib": 1, "os": "y", "python": "3", "sqlite": "3"},
+              "command": "c", "scales": [{"stories": 1, "claims": 1, "articles": 1, "rounds": 3, "round_ratios": ratios,
+                                          "systems": {}}]}
+    assert "bm25s short 2.00 / 1.00 / 3.00" in render(report)
