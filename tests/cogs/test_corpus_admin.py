@@ -431,6 +431,59 @@ async def test_import_a_corpus_file_then_export_it_back(bot: CrosscheckBot, fake
     assert json.loads(answer.files[0].fp.getvalue())["stories"] == []
 
 
+async def test_a_bulk_import_merges_the_story_index_and_a_small_one_does_not(bot: CrosscheckBot, fake: FakeDiscord,
+                                                                            monkeypatch):
+    """As `crosscheck import` does: after a /corpus import of many stories the story index is one b-tree again; a
+    failed merge never turns a committed import into a reported failure."""
+    import sqlite3
+
+    from cogs.corpus_admin import IMPORT_MERGE_MIN_STORIES
+    from storage.corpus import Corpus
+
+    def segments() -> int:
+        conn = sqlite3.connect(bot.corpus.path)
+        try:
+            return conn.execute("SELECT count(*) FROM search_story_data WHERE id > 10").fetchone()[0]
+        finally:
+            conn.close()
+
+    def bulk(prefix: str, n: int) -> bytes:
+        return json.dumps({"format": "crosscheck-corpus", "version": 1,
+                           "stories": [{"id": f"{prefix}{i}", "title": f"Quuxland harbour story {prefix} {i}"}
+                                       for i in range(n)],
+                           "claims": [{"id": f"{prefix}{i}-c", "story": f"{prefix}{i}", "text": f"Quuxland claim {i}"}
+                                      for i in range(n)]}).encode()
+
+    for i in range(6):  # several small imports: several segments, left as they are
+        aid, att = fake.attachment(f"small{i}.json", bulk(f"small{i}-", 1))
+        answer = await fake.cmd("corpus import", {"file": Attach(aid)}, resolved={"attachments": {aid: att}})
+        assert "Imported" in answer.content
+    merged: list[int] = []
+    real_optimize = Corpus.optimize_story_index
+
+    async def optimize(self) -> None:  # noqa: ANN001
+        merged.append(segments())
+        await real_optimize(self)
+
+    monkeypatch.setattr(Corpus, "optimize_story_index", optimize)
+    aid, att = fake.attachment("small.json", bulk("small-", IMPORT_MERGE_MIN_STORIES - 1))
+    answer = await fake.cmd("corpus import", {"file": Attach(aid)}, resolved={"attachments": {aid: att}})
+    assert f"{IMPORT_MERGE_MIN_STORIES - 1} stories" in answer.content and merged == []
+    aid, att = fake.attachment("bulk.json", bulk("bulk-", IMPORT_MERGE_MIN_STORIES))
+    answer = await fake.cmd("corpus import", {"file": Attach(aid)}, resolved={"attachments": {aid: att}})
+    assert f"{IMPORT_MERGE_MIN_STORIES} stories" in answer.content
+    assert len(merged) == 1 and segments() < merged[0]  # the index pages of 8 imports, merged
+    assert bot.corpus.reader.story("bulk-7", GUILD_A) and bot.corpus.reader.story("small3-0", GUILD_A)
+
+    async def broken(self) -> None:  # noqa: ANN001
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Corpus, "optimize_story_index", broken)
+    aid, att = fake.attachment("bulk2.json", bulk("again-", IMPORT_MERGE_MIN_STORIES))
+    answer = await fake.cmd("corpus import", {"file": Attach(aid)}, resolved={"attachments": {aid: att}})
+    assert answer.content.startswith("Imported bulk2.json") and bot.corpus.reader.story("again-3", GUILD_A)
+
+
 async def test_import_claimreview(bot: CrosscheckBot, fake: FakeDiscord):
     items = [{"@context": "https://schema.org", "@type": "ClaimReview", "claimReviewed": "Moon is cheese",
               "url": "https://factcheck.example/moon", "author": {"@type": "Organization", "name": "FC Org"},
