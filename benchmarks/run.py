@@ -422,7 +422,8 @@ def run_child(system: str, folder: Path, limit: int, budget_s: float, timeout: i
 def merge_rounds(rounds: list[dict]) -> dict:
     """One result per system from several rounds of it: each query's latency is its median over the rounds that
     answered it (slow peers stop after a time budget, so rounds may answer different numbers); start-up and chatter
-    throughput are medians too; answers and memory are the first round's (answers do not change between rounds)."""
+    throughput are medians too; peak memory is the highest round's; answers are the round that gave the most (they
+    do not change between rounds)."""
     if len(rounds) == 1 or any("error" in r for r in rounds):
         return rounds[0]
     out = dict(rounds[0])
