@@ -792,10 +792,7 @@ class CorpusAdmin(commands.Cog):
         except (ImportFileError, CorpusError) as exc:
             raise UserError(f"Import failed, nothing changed: {exc}") from exc
         if result.stories >= IMPORT_MERGE_MIN_STORIES:
-            try:  # faster checks after a bulk import; the import itself is committed whatever happens here
-                await self.bot.corpus.optimize_story_index()
-            except Exception:  # noqa: BLE001
-                log.warning("imported, but could not merge the story index (checks stay correct)", exc_info=True)
+            await self.bot.corpus.merge_after_import()  # faster checks after a bulk import
         await send_private(interaction, f"Imported {plain(file.filename, 80)} ({fmt}): {result.describe()}. "
                                  "Undo with `/corpus undo`.")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -39,6 +40,8 @@ from bot.models import (
 )
 from storage.db import connect_async
 from storage.reader import GLOBAL, CorpusReader, gid, row_article, row_claim, row_position, row_story, row_entity
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
@@ -1194,6 +1197,16 @@ class Corpus:
         no rows, so neither the corpus version nor the audit log; readers keep reading meanwhile (WAL)."""
         async with self._transaction(bump=False) as conn:
             await conn.execute("INSERT INTO search_story(search_story) VALUES('optimize')")
+
+    async def merge_after_import(self) -> bool:
+        """``optimize_story_index`` at the end of an import (`crosscheck import`, a bulk `/corpus import`): the import
+        is committed already, so a failure here is logged and never reported as a failed import.  True if merged."""
+        try:
+            await self.optimize_story_index()
+        except Exception:  # noqa: BLE001
+            log.warning("imported, but could not merge the story index (checks stay correct)", exc_info=True)
+            return False
+        return True
 
     # -- meta and seeding -----------------------------------------------------------------------------------------
 
