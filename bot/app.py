@@ -328,7 +328,9 @@ class CrosscheckBot(commands.Bot):
         reranker = await asyncio.to_thread(load_reranker, self.settings.rerank)
         self.checker = Checker(self.corpus.reader, reranker=reranker)
         # Build the matcher's in-memory index now, in a worker thread, not on the first message.
-        await asyncio.to_thread(lambda: self.checker.matcher.index)
+        index = await asyncio.to_thread(lambda: self.checker.matcher.index)
+        # ...and its typo-correction structures while the bot connects (a check needing one would wait for them).
+        index.warm_in_background()
         for name in self.extension_names:
             await self.load_extension(name)
         log.info("loaded %s; commands are synced with `crosscheck sync`, not on start", ", ".join(self.extension_names))

@@ -335,6 +335,31 @@ def test_slow_index_is_rebuilt_in_the_background_while_checks_go_on(seeded_path,
     assert not m.wait_for_index().stories.get("bridge")
 
 
+def test_a_background_rebuild_serves_a_warm_index_and_is_not_repeated(seeded_path, reader: CorpusReader) -> None:
+    """The new index is ready before it replaces the old one: its typo-correction structures are built (a check that
+    meets an unknown word would otherwise wait for them), as tuples the cyclic collector stops scanning (lists made
+    every full collection after a rebuild slow).  A rebuild asked for when the index is already current does nothing."""
+    import gc
+
+    m = Matcher(reader, background_rebuild=True)
+    first = m.index
+    _add_story(seeded_path, BRIDGE, [], guild=0)
+    assert m.index is first
+    m._rebuild.result()
+    new = m._index
+    assert new is not first and new.version == reader.version()
+    assert new.warming and new._alias_deletes is not None and new._vocab_by_len is not None
+    gc.collect()
+    values = [*new._alias_deletes.values(), *new._vocab_by_len.values()]
+    assert values and not any(gc.is_tracked(v) for v in values)
+    # A check that read the old index just before the swap asks again: nothing is rebuilt.
+    m._rebuild_in_background()
+    m._rebuild.result()
+    assert m._index is new
+    # The structures answer as before: "bridg" is one deletion away from the alias word "bridge".
+    assert "bridge" in new.alias_word_candidates("brdge")
+
+
 def test_fast_index_is_rebuilt_by_the_check_that_notices_the_change(seeded_path, reader: CorpusReader) -> None:
     from bot.matching import BACKGROUND_REBUILD_ROWS, BACKGROUND_REBUILD_S
 
