@@ -20,6 +20,8 @@ import marshal
 import math
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -314,8 +316,10 @@ class _Index:
         key = _snapshot_key(reader, self.version) if path else None
         gc_was = gc.isenabled()
         gc.disable()  # millions of small objects: the cyclic collector would rescan them again and again
+        self.from_snapshot = False
         try:
-            if not (path and self._load(path, key)):
+            self.from_snapshot = bool(path and self._load(path, key))
+            if not self.from_snapshot:
                 self._build(reader)
                 if path:
                     self._save(path, key)
@@ -570,6 +574,43 @@ def _snapshot_key(reader: CorpusReader, version: int) -> tuple:
     return (INDEX_FORMAT, version, *reader.index_fingerprint())
 
 
+#: The longest a child process may take to build an index snapshot (at 100k stories it takes ~5 s).
+SNAPSHOT_CHILD_TIMEOUT_S = 300
+
+
+def _snapshot_in_subprocess(reader: CorpusReader) -> bool:
+    """Build the snapshot of the corpus's current state in a child process (``python -m bot.matching DB``): the
+    build is CPU-bound Python, and in a thread it shares the GIL with every check for its whole length (10-14 s at
+    100k stories, with checks stalling in its stretches); a child runs on another core.  False (and logged) when
+    there is no snapshot file to write, or the child failed: the caller then builds in its own thread."""
+    if _snapshot_path(reader) is None:
+        return False
+    try:
+        # Run from the folder that holds this package, so that it imports the same code however the bot was started.
+        subprocess.run([sys.executable, "-m", "bot.matching", str(Path(reader.path).resolve())], check=True,
+                       capture_output=True, timeout=SNAPSHOT_CHILD_TIMEOUT_S, stdin=subprocess.DEVNULL,
+                       cwd=Path(__file__).resolve().parent.parent)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        log.warning("building the matcher index in a child process failed (%s%s); building it in a thread", exc,
+                    f": {detail.decode(errors='replace').strip().splitlines()[-1]}" if detail.strip() else "")
+        return False
+    return True
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m bot.matching DB``: build (or find current) the matcher index snapshot of a corpus file."""
+    if len(argv) != 1:
+        print("usage: python -m bot.matching CORPUS_DB", file=sys.stderr)
+        return 2
+    reader = CorpusReader(argv[0])
+    try:
+        _Index(reader)
+    finally:
+        reader.close()
+    return 0
+
+
 @dataclass(slots=True)
 class _Query:
     text: str  # normalised text used for fuzzy comparison
@@ -655,6 +696,9 @@ class Matcher:
         self._rebuild_lock = threading.Lock()
         self._rebuilder: ThreadPoolExecutor | None = None  # one thread, so one reader connection, for every rebuild
         self._rebuild: Future[None] | None = None
+        #: A background rebuild builds the new index (and its snapshot) in a child process, which the checks do not
+        #: share the GIL with, then loads the snapshot; in a thread of this process if that fails.
+        self.rebuild_in_subprocess = True
 
     @property
     def index(self) -> _Index:
@@ -692,7 +736,9 @@ class Matcher:
             if current is not None and current.version == self.reader.version():
                 # A check that read the previous index just before the last rebuild replaced it asked for this one.
                 return
-            idx = _Index(self.reader)
+            if self.rebuild_in_subprocess:
+                _snapshot_in_subprocess(self.reader)
+            idx = _Index(self.reader)  # the child's snapshot, if the corpus has not changed again since
             # Ready before it serves: otherwise the first checks on it that meet an unknown word would wait for the
             # typo-correction structures (1.7 s at 100k stories, sharing the CPU with the checks).
             idx.warming = True
@@ -1227,3 +1273,7 @@ class Matcher:
             why.append("read " + ", ".join(f"{a}→{b}" for a, b in list(q.corrections.items())[:4]))
         score = round(min(score, 99.0), 1)
         return Hit(st.id, score, confidence_for(score), best_text[:300], why)
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

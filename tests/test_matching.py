@@ -360,6 +360,32 @@ def test_a_background_rebuild_serves_a_warm_index_and_is_not_repeated(seeded_pat
     assert "bridge" in new.alias_word_candidates("brdge")
 
 
+def test_a_background_rebuild_builds_in_a_child_process_or_else_in_a_thread(seeded_path, reader: CorpusReader,
+                                                                              monkeypatch, caplog, tmp_path) -> None:
+    """A large corpus's new index is built by a child process (``python -m bot.matching DB``), which checks do not
+    share the GIL with, and loaded from the snapshot it wrote; if the child cannot run, by a thread, as before."""
+    import sys
+
+    m = Matcher(reader, background_rebuild=True)
+    first = m.index
+    _add_story(seeded_path, BRIDGE, [], guild=0)
+    assert m.index is first
+    m._rebuild.result()
+    # Only the child can have written a snapshot of this new state: this process never built it.
+    new = m._index
+    assert new is not first and new.version == reader.version() and new.from_snapshot
+    assert m.match("old town bridge closed for repairs").hits[0].story_id == "bridge"
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    _remove_story(seeded_path, "bridge")
+    assert m.index is new
+    m._rebuild.result()
+    assert "in a child process failed" in caplog.text
+    built = m._index
+    assert built is not new and built.version == reader.version() and not built.from_snapshot
+    assert not built.stories.get("bridge")
+
+
 def test_fast_index_is_rebuilt_by_the_check_that_notices_the_change(seeded_path, reader: CorpusReader) -> None:
     from bot.matching import BACKGROUND_REBUILD_ROWS, BACKGROUND_REBUILD_S
 
