@@ -245,7 +245,10 @@ class _Story:
 
 
 #: Bumped whenever what _Index keeps changes, so that an older snapshot file is never read.
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
+#: A background rebuild updates the index from the corpus's change log when at most this many stories changed
+#: since it was made (a moderator's edits, a small import); more, and the index is built again in full.
+INCREMENTAL_MAX_STORIES = 2_000
 _FS, _RS, _US = "\x1f", "\x1e", "\x1d"  # field, record and unit separators of the packed index
 
 
@@ -303,15 +306,10 @@ class _Index:
     def __init__(self, reader: CorpusReader, *, snapshot: bool = True):
         started = time.perf_counter()
         self.version = reader.version()
-        self._vocab_by_len: dict[tuple[str, int], tuple[str, ...]] | None = None
-        self._alias_deletes: dict[str, tuple[str, ...]] | None = None
-        self._warm_lock = threading.Lock()
-        self.warming = False  # a thread builds (or has built) the typo-correction structures
-        self._owners: dict[str, list[tuple[str, str]]] = {}
-        self._idf_table: _IdfTable | None = None
-        self.fts_totals: tuple[int, int] | None = None  # (rows, tokens) of the story-level index, read on use
-        self._mass: dict[frozenset[str], float] = {}
-        self._glued: dict[str, tuple[str, ...]] = {}
+        #: The last entry of the corpus's log of re-indexed stories this index includes (read before anything else:
+        #: a change that lands while it is built is applied again by the next update, which is harmless).
+        self.change_id = reader.index_change_id()
+        self._fresh_caches()
         path = _snapshot_path(reader) if snapshot else None
         key = _snapshot_key(reader, self.version) if path else None
         gc_was = gc.isenabled()
@@ -329,8 +327,23 @@ class _Index:
         self.stories = _Stories(self._packed_stories)
         #: Seconds this index took to load or build (Matcher decides from it how to replace it).
         self.build_s = time.perf_counter() - started
+        #: How it was made: "snapshot", "build" or "update" (from the previous index and the change log).
+        self.made_by = "snapshot" if self.from_snapshot else "build"
 
-    def _build(self, reader: CorpusReader) -> None:
+    def _fresh_caches(self) -> None:
+        self._vocab_by_len: dict[tuple[str, int], tuple[str, ...]] | None = None
+        self._alias_deletes: dict[str, tuple[str, ...]] | None = None
+        self._warm_lock = threading.Lock()
+        self.warming = False  # a thread builds (or has built) the typo-correction structures
+        self._owners: dict[str, list[tuple[str, str]]] = {}
+        self._idf_table: _IdfTable | None = None
+        self.fts_totals: tuple[int, int] | None = None  # (rows, tokens) of the story-level index, read on use
+        self._mass: dict[frozenset[str], float] = {}
+        self._glued: dict[str, tuple[str, ...]] = {}
+
+    @staticmethod
+    def _facets(entity_rows, story_rows) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """(story id -> packed facets, alias key -> owners in entity-row order) of these rows."""
         word_cache: dict[str, str] = {}
 
         def key_of(text: str) -> str:
@@ -341,7 +354,7 @@ class _Index:
 
         ents: dict[str, list[str]] = defaultdict(list)
         aliases: dict[str, list[str]] = defaultdict(list)
-        rows = list(reader.entity_rows())
+        rows = list(entity_rows)
         n_core: dict[str, int] = defaultdict(int)
         for story_id, _eid, _name, _aliases, core in rows:
             n_core[story_id] += 1 if core else 0
@@ -354,12 +367,14 @@ class _Index:
                 if k:
                     aliases[k].append(owner)
         packed = {}
-        for story_id, guild, title, topic_json in reader.story_rows():
+        for story_id, guild, title, topic_json in story_rows:
             topic = {stem(w) for t in json.loads(topic_json) for w in words(t) if w not in STOP_WORDS}
             packed[story_id] = _FS.join((str(guild), title.replace(_FS, " "), _RS.join(ents.get(story_id, ())),
                                          " ".join(sorted(topic))))
-        self._packed_stories = packed
-        self.aliases = {k: _RS.join(dict.fromkeys(v)) for k, v in aliases.items()}
+        return packed, aliases
+
+    def _alias_index(self) -> None:
+        """alias_first and alias_words, from the alias keys."""
         self.alias_first: dict[str, int] = {}
         self.alias_words: set[str] = set()
         for k in self.aliases:
@@ -367,9 +382,86 @@ class _Index:
             self.alias_words.update(ws)
             if len(ws) > self.alias_first.get(ws[0], 0):
                 self.alias_first[ws[0]] = len(ws)
+
+    def _build(self, reader: CorpusReader) -> None:
+        packed, aliases = self._facets(reader.entity_rows(), reader.story_rows())
+        self._packed_stories = packed
+        self.aliases = {k: _RS.join(dict.fromkeys(v)) for k, v in aliases.items()}
+        self._alias_index()
         # Vocabulary of the story-level full-text index (Porter stems) with document frequencies.
         self.df: dict[str, int] = dict(reader.story_vocabulary())
         self.n_docs = max(1, reader.story_row_count())
+
+    @classmethod
+    def updated(cls, old: _Index, reader: CorpusReader, *, snapshot: bool = True) -> _Index | None:
+        """The index of the corpus's current state made from ``old`` and the log of re-indexed stories (schema v4):
+        only those stories' facets and aliases are read again, and the vocabulary (its document frequencies may have
+        changed anywhere the stories' words are).  None when the log cannot say what changed since ``old`` (too
+        many stories: INCREMENTAL_MAX_STORIES, or entries dropped): then build in full.  ``old`` is not changed
+        (checks go on using it meanwhile).  Equal to a full build of the same state (tests/test_matching.py)."""
+        started = time.perf_counter()
+        version = reader.version()
+        since = reader.index_changes_since(old.change_id, INCREMENTAL_MAX_STORIES)
+        if since is None:
+            return None
+        change_id, touched = since
+        new = cls.__new__(cls)
+        new.version, new.change_id = version, change_id
+        new._fresh_caches()
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            packed, aliases = cls._facets(reader.stories_entity_rows(touched), reader.stories_rows(touched))
+            new._packed_stories = dict(old._packed_stories)
+            for story_id in touched:
+                new._packed_stories.pop(story_id, None)
+            new._packed_stories.update(packed)
+            # Owners of the touched stories leave every alias; their current ones join, and each alias's owners
+            # are put back in entity-row order (story id, then the story's order), as a full build lists them.
+            gone = set(touched)
+            marks = [f"{x}{_US}" for x in gone] if len(gone) <= 64 else None  # a substring search first, in C
+            merged: dict[str, list[str]] = {}
+            for k, v in old.aliases.items():
+                if marks is not None and not any(m in v for m in marks):
+                    continue
+                if any(o.split(_US, 1)[0] in gone for o in v.split(_RS)):
+                    merged[k] = [o for o in v.split(_RS) if o.split(_US, 1)[0] not in gone]
+            for k, owners in aliases.items():
+                if k not in merged:
+                    raw = old.aliases.get(k)
+                    merged[k] = raw.split(_RS) if raw else []
+                merged[k].extend(dict.fromkeys(owners))
+            new.aliases = dict(old.aliases)
+            for k, owners in merged.items():
+                if owners:
+                    owners.sort(key=lambda o: o.split(_US, 1)[0])  # stable: each story's owners keep their order
+                    new.aliases[k] = _RS.join(owners)
+                else:
+                    del new.aliases[k]
+            if merged:
+                new._alias_index()
+            else:
+                new.alias_first, new.alias_words = old.alias_first, old.alias_words
+            new.df = dict(reader.story_vocabulary())
+            new.n_docs = max(1, reader.story_row_count())
+            path = _snapshot_path(reader) if snapshot else None
+            if path:
+                new._save(path, _snapshot_key(reader, version))
+        finally:
+            if gc_was:
+                gc.enable()
+        # The typo-correction structures of the old index, if built, are updated for the words that came and went
+        # (shared if none did; read-only once built), not built again (1 s at 100k stories).
+        if old._alias_deletes is not None:
+            new._alias_deletes = _retabled(old._alias_deletes, old.alias_words, new.alias_words, _alias_deletes_keys)
+        if old._vocab_by_len is not None:
+            new._vocab_by_len = _retabled(old._vocab_by_len, old.df.keys(), new.df.keys(), _vocab_by_len_keys)
+        new.from_snapshot = False
+        new.stories = _Stories(new._packed_stories)
+        new.build_s = old.build_s  # what a full build costs, for Matcher._slow
+        new.made_by = "update"
+        log.debug("matcher index updated for %d stories in %.2f s", len(touched), time.perf_counter() - started)
+        return new
 
     def owners(self, key: tuple[str, ...]) -> list[tuple[str, str, int]] | None:
         """(story id, entity id, the story's number of core entities or 0 if this one is not core) of the entities
@@ -416,35 +508,52 @@ class _Index:
         if self._vocab_by_len is None:
             with self._warm_lock:
                 if self._vocab_by_len is None:
-                    out: dict[tuple[str, int], list[str]] = defaultdict(list)
-                    for term in self.df:
-                        if len(term) >= 4 and term.isalpha():
-                            out[(term[0], len(term))].append(term)
-                    self._vocab_by_len = {k: tuple(v) for k, v in out.items()}
+                    self._vocab_by_len = _retabled({}, (), self.df.keys(), _vocab_by_len_keys)
         return self._vocab_by_len
+
+    #: Entries per marshal record of a snapshot: written and read a record at a time, so a background save or load
+    #: holds the GIL for milliseconds at a time, not for the whole index (50 ms on a quiet machine at 100k stories,
+    #: 400 ms when the machine is busy and the saving thread is pre-empted while it holds the GIL).
+    _SNAPSHOT_CHUNK = 10_000
 
     def _save(self, path: Path, key: tuple) -> None:
         # alias_words as a list: marshal writes a set of 36k words (at 100k stories) in 140 ms holding the GIL, a
-        # list in a few (a background rebuild saves this while checks run); _load makes it a set again.
-        data = (key, self._packed_stories, self.aliases, self.alias_first, list(self.alias_words), self.df,
-                self.n_docs)
+        # list in a few; _load makes it a set again.
+        parts = (self._packed_stories, self.aliases, self.alias_first, list(self.alias_words), self.df)
+        n = self._SNAPSHOT_CHUNK
+        chunked = []
+        for part in parts:
+            items = list(part.items()) if isinstance(part, dict) else part
+            chunked.append([items[i : i + n] for i in range(0, len(items), n)])
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as fh:
-                marshal.dump(data, fh)
+                marshal.dump((key, self.n_docs, tuple(len(c) for c in chunked)), fh)
+                for chunks in chunked:
+                    for chunk in chunks:
+                        marshal.dump(chunk, fh)
             os.replace(tmp, path)
         except OSError:
             tmp.unlink(missing_ok=True)
 
     def _load(self, path: Path, key: tuple) -> bool:
         try:
-            data = marshal.loads(path.read_bytes())
+            with open(path, "rb") as fh:
+                head = marshal.load(fh)
+                if not (isinstance(head, tuple) and len(head) == 3 and head[0] == key and len(head[2]) == 5):
+                    return False
+                parts: list[list] = []
+                for count in head[2]:
+                    items: list = []
+                    for _ in range(count):
+                        items += marshal.load(fh)
+                    parts.append(items)
         except (OSError, EOFError, ValueError, TypeError):
             return False
-        if not isinstance(data, tuple) or len(data) != 7 or data[0] != key:
-            return False
-        _key, self._packed_stories, self.aliases, self.alias_first, alias_words, self.df, self.n_docs = data
+        packed, aliases, alias_first, alias_words, df = parts
+        self._packed_stories, self.aliases, self.alias_first, self.df = dict(packed), dict(aliases), dict(alias_first), dict(df)
         self.alias_words = set(alias_words)
+        self.n_docs = head[1]
         return True
 
     # -- typo correction -----------------------------------------------------------------------------------------
@@ -499,12 +608,7 @@ class _Index:
         if self._alias_deletes is None:
             with self._warm_lock:
                 if self._alias_deletes is None:
-                    out: dict[str, list[str]] = defaultdict(list)
-                    for a in self.alias_words:
-                        if 4 <= len(a) <= MAX_ALIAS_TYPO_LEN + 1:
-                            for i in range(len(a)):
-                                out[a[:i] + a[i + 1 :]].append(a)
-                    self._alias_deletes = {k: tuple(v) for k, v in out.items()}
+                    self._alias_deletes = _retabled({}, (), self.alias_words, _alias_deletes_keys)
         return self._alias_deletes
 
     def correct_term(self, s: str) -> str | None:
@@ -546,6 +650,44 @@ class _Index:
                 self._mass = {}
             m = self._mass[terms] = sum(map(self.idf_table.__getitem__, terms))
         return m
+
+
+def _vocab_by_len_keys(term: str) -> tuple[tuple[str, int], ...]:
+    return ((term[0], len(term)),) if len(term) >= 4 and term.isalpha() else ()
+
+
+def _alias_deletes_keys(word: str) -> list[str]:
+    return [word[:i] + word[i + 1 :] for i in range(len(word))] if 4 <= len(word) <= MAX_ALIAS_TYPO_LEN + 1 else []
+
+
+def _retabled(table: dict, old_words, new_words, keys_of) -> dict:
+    """``table`` (key -> sorted tuple of the words filed under it by ``keys_of``), for ``new_words`` instead of
+    ``old_words``: only the keys of the words that came or went are touched; ``table`` itself is not changed.
+    Tuples, not lists: the cyclic collector stops scanning tuples of strings after its first look at them."""
+    if not table:
+        built: dict = defaultdict(list)
+        for w in new_words:
+            for k in keys_of(w):
+                built[k].append(w)
+        return {k: tuple(sorted(set(ws))) for k, ws in built.items()}
+    gone = [w for w in old_words if w not in new_words]
+    came = [w for w in new_words if w not in old_words]
+    if not gone and not came:
+        return table
+    changed: dict = {}
+    for w in gone:
+        for k in keys_of(w):
+            changed.setdefault(k, set(table.get(k, ()))).discard(w)
+    for w in came:
+        for k in keys_of(w):
+            changed.setdefault(k, set(table.get(k, ()))).add(w)
+    out = dict(table)
+    for k, ws in changed.items():
+        if ws:
+            out[k] = tuple(sorted(ws))
+        else:
+            out.pop(k, None)
+    return out
 
 
 class _IdfTable(dict):
@@ -736,9 +878,11 @@ class Matcher:
             if current is not None and current.version == self.reader.version():
                 # A check that read the previous index just before the last rebuild replaced it asked for this one.
                 return
-            if self.rebuild_in_subprocess:
-                _snapshot_in_subprocess(self.reader)
-            idx = _Index(self.reader)  # the child's snapshot, if the corpus has not changed again since
+            idx = _Index.updated(current, self.reader) if current is not None else None
+            if idx is None:
+                if self.rebuild_in_subprocess:
+                    _snapshot_in_subprocess(self.reader)
+                idx = _Index(self.reader)  # the child's snapshot, if the corpus has not changed again since
             # Ready before it serves: otherwise the first checks on it that meet an unknown word would wait for the
             # typo-correction structures (1.7 s at 100k stories, sharing the CPU with the checks).
             idx.warming = True

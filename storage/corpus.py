@@ -48,6 +48,9 @@ Progress = Callable[[int, int], None]
 #: Passages of an article indexed for matching: paragraphs packed up to this many characters.
 PASSAGE_CHARS = 600
 _CHUNK = 400  # ids per IN (...) query
+#: Entries of ``index_changes`` kept (schema v4): a running matcher updates its index from them when it is fewer
+#: stories behind than bot.matching.INCREMENTAL_MAX_STORIES (far fewer), else it rebuilds in full.
+INDEX_CHANGES_KEPT = 20_000
 
 
 class CorpusError(ValueError):
@@ -467,6 +470,10 @@ class Corpus:
                     "INSERT INTO search_rows (fts, row, story_id) VALUES ('search_story', ?, ?)",
                     [(base + i, r[3]) for i, r in enumerate(story_rows, start=1)],
                 )
+            # Every story re-indexed here (also one left with no rows): running matchers update their index from it.
+            await self.conn.executemany("INSERT INTO index_changes (story_id) VALUES (?)", [(x,) for x in chunk])
+        await self.conn.execute("DELETE FROM index_changes WHERE id <= (SELECT max(id) FROM index_changes) - ?",
+                                (INDEX_CHANGES_KEPT,))
 
     # -- applying a corpus file (seed, import, every add/edit) ----------------------------------------------------
 

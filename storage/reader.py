@@ -372,6 +372,46 @@ class CorpusReader:
         """(story id, entity id, name, aliases JSON, core) of every entity, in each story's order."""
         yield from self.conn.execute("SELECT story_id, id, name, aliases, core FROM entities ORDER BY story_id, ord")
 
+    def stories_rows(self, story_ids: Sequence[str]) -> list[tuple[str, int, str, str]]:
+        """``story_rows`` of these stories only (those that exist)."""
+        out: list[tuple[str, int, str, str]] = []
+        for i in range(0, len(story_ids), 400):
+            chunk = story_ids[i : i + 400]
+            marks = ",".join("?" * len(chunk))
+            out += self.conn.execute(
+                f"SELECT id, guild_id, title, topic_terms FROM stories WHERE id IN ({marks})", chunk).fetchall()  # noqa: S608
+        return out
+
+    def stories_entity_rows(self, story_ids: Sequence[str]) -> list[tuple[str, str, str, str, int]]:
+        """``entity_rows`` of these stories only, in the same order (by story id, then each story's order): the ids
+        are sorted and read in consecutive ranges, each ordered by SQLite as ``entity_rows`` is."""
+        ids = sorted(set(story_ids))
+        out: list[tuple[str, str, str, str, int]] = []
+        for i in range(0, len(ids), 400):
+            chunk = ids[i : i + 400]
+            marks = ",".join("?" * len(chunk))
+            out += self.conn.execute(
+                f"SELECT story_id, id, name, aliases, core FROM entities WHERE story_id IN ({marks}) "  # noqa: S608
+                "ORDER BY story_id, ord", chunk).fetchall()
+        return out
+
+    def index_change_id(self) -> int:
+        """The last entry of the log of re-indexed stories (schema v4), 0 if there is none."""
+        return self.conn.execute("SELECT coalesce(max(id), 0) FROM index_changes").fetchone()[0]
+
+    def index_changes_since(self, after: int, at_most: int) -> tuple[int, list[str]] | None:
+        """(the last entry, the stories re-indexed after entry ``after``), or None when the log cannot say: entries
+        after ``after`` were dropped already, the log is behind ``after`` (another file), or more than ``at_most``
+        stories changed."""
+        lo, hi = self.conn.execute("SELECT min(id), max(id) FROM index_changes").fetchone()
+        if hi is None:
+            return (after, []) if after == 0 else None
+        if after > hi or lo > after + 1:
+            return None
+        ids = [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT story_id FROM index_changes WHERE id > ? AND id <= ? LIMIT ?", (after, hi, at_most + 1))]
+        return None if len(ids) > at_most else (hi, ids)
+
     def article_by_canonical_url(self, canonical: str, guild_id: int | None) -> tuple[str, str] | None:
         """(article id, story id) of the article at this canonical URL, if the server sees it."""
         g = visible(guild_id)

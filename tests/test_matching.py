@@ -366,6 +366,9 @@ def test_a_background_rebuild_builds_in_a_child_process_or_else_in_a_thread(seed
     share the GIL with, and loaded from the snapshot it wrote; if the child cannot run, by a thread, as before."""
     import sys
 
+    import bot.matching as matching
+
+    monkeypatch.setattr(matching, "INCREMENTAL_MAX_STORIES", 0)  # never an update from the change log here
     m = Matcher(reader, background_rebuild=True)
     first = m.index
     _add_story(seeded_path, BRIDGE, [], guild=0)
@@ -386,6 +389,85 @@ def test_a_background_rebuild_builds_in_a_child_process_or_else_in_a_thread(seed
     assert not built.stories.get("bridge")
 
 
+def _corpus_do(path, fn) -> None:
+    async def go() -> None:
+        c = await Corpus.open(path)
+        try:
+            await fn(c)
+        finally:
+            await c.close()
+
+    asyncio.run(go())
+
+
+def _index_state(idx) -> dict:
+    idx.warm()
+    return {"version": idx.version, "change_id": idx.change_id, "packed": idx._packed_stories, "aliases": idx.aliases,
+            "alias_first": idx.alias_first, "alias_words": idx.alias_words, "df": idx.df, "n_docs": idx.n_docs,
+            "alias_deletes": idx.alias_deletes, "vocab_by_len": idx.vocab_by_len}
+
+
+def test_the_index_updated_from_the_change_log_equals_a_full_build(seeded_path, reader: CorpusReader) -> None:
+    """After each kind of change (a story added, edited, sharing an alias with another, removed, restored by undo, a
+    claim added and removed, a server's own story), the index updated from the previous one through the change log
+    is the index a full build makes of the same state: facets, aliases in the same order, vocabulary, counts."""
+    from bot.matching import _Index
+
+    owner, mod = Actor(guild_id=0, user_id=0, name="owner"), Actor(guild_id=111, user_id=1, name="mod")
+    bridge2 = BRIDGE.model_copy(update={"title": "Old town bridge reopens", "topic_terms": ["reopens"],
+                                        "entities": [Entity(id="b", name="Old Town Bridge", aliases=["the bridge"]),
+                                                     Entity(id="c", name="Town Council", core=False)]})
+    # Sorts before "bridge" and shares its alias key "old town bridge": the owners' order is by story id.
+    aardvark = Story(id="aardvark", title="A bridge named after an aardvark", topic_terms=["named"],
+                     entities=[Entity(id="x", name="Old Town Bridge"), Entity(id="y", name="Aardvark")])
+    steps = [
+        ("add a story", lambda c: c.apply(CorpusFile(stories=[BRIDGE], claims=[Claim(
+            id="bridge-c", story="bridge", text="The old town bridge is closed for repairs.")]), owner)),
+        ("edit its title, topic and entities", lambda c: c.apply(CorpusFile(stories=[bridge2]), owner)),
+        ("a story sharing an alias", lambda c: c.apply(CorpusFile(stories=[aardvark]), owner)),
+        ("a claim on the seed story", lambda c: c.apply(CorpusFile(claims=[Claim(
+            id="seed-extra", story=SEED_STORY, text="Kabul and Moscow signed a quokka accord.")]), owner)),
+        ("remove that claim", lambda c: c.remove("claim", "seed-extra", owner)),
+        ("remove a story", lambda c: c.remove("story", "bridge", owner)),
+        ("undo the removal", lambda c: c.undo(owner)),
+        ("a server's own story", lambda c: c.apply(CorpusFile(stories=[Story(
+            id="local", title="Harbour ferry fares double", topic_terms=["fares"],
+            entities=[Entity(id="f", name="Harbour Ferry")])]), mod)),
+    ]
+    prev = _Index(reader, snapshot=False)
+    for label, change in steps:
+        _corpus_do(seeded_path, change)
+        updated = _Index.updated(prev, reader, snapshot=False)
+        assert updated is not None and updated.made_by == "update", label
+        full = _Index(reader, snapshot=False)
+        assert _index_state(updated) == _index_state(full), label
+        assert updated.version == reader.version() and updated.change_id > prev.change_id, label
+        prev = updated  # the next update starts from this one: a mistake would carry on and show
+    assert prev.aliases["old town bridge"].startswith("aardvark")
+    assert "quokka" not in prev.df and prev.stories.get("bridge").title == "Old town bridge reopens"
+
+
+def test_the_index_is_built_in_full_when_the_change_log_cannot_say(seeded_path, reader: CorpusReader,
+                                                                  monkeypatch) -> None:
+    import bot.matching as matching
+    from bot.matching import _Index
+    from storage import corpus as corpus_mod
+
+    owner = Actor(guild_id=0, user_id=0, name="owner")
+    old = _Index(reader, snapshot=False)
+    stories = [Story(id=f"s{i}", title=f"Story number {i} about ferries") for i in range(3)]
+    _corpus_do(seeded_path, lambda c: c.apply(CorpusFile(stories=stories), owner))
+    monkeypatch.setattr(matching, "INCREMENTAL_MAX_STORIES", 2)  # three stories changed: too many
+    assert _Index.updated(old, reader, snapshot=False) is None
+    monkeypatch.setattr(matching, "INCREMENTAL_MAX_STORIES", 2_000)
+    assert _Index.updated(old, reader, snapshot=False) is not None
+    # Entries the index has not seen were dropped (only the latest INDEX_CHANGES_KEPT are kept).
+    monkeypatch.setattr(corpus_mod, "INDEX_CHANGES_KEPT", 1)
+    _corpus_do(seeded_path, lambda c: c.apply(CorpusFile(stories=[BRIDGE]), owner))
+    assert reader.conn.execute("SELECT count(*) FROM index_changes").fetchone()[0] == 1
+    assert _Index.updated(old, reader, snapshot=False) is None
+
+
 def test_fast_index_is_rebuilt_by_the_check_that_notices_the_change(seeded_path, reader: CorpusReader) -> None:
     from bot.matching import BACKGROUND_REBUILD_ROWS, BACKGROUND_REBUILD_S
 
@@ -402,16 +484,16 @@ def test_a_failed_background_rebuild_keeps_the_previous_index(seeded_path, reade
 
     m = Matcher(reader, background_rebuild=True)
     first = m.index
-    real = matching._Index
+    real = matching._Index.updated.__func__
     calls = []
 
-    def failing_once(*args, **kwargs):
+    def failing_once(cls, *args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise OSError("disk went away")
-        return real(*args, **kwargs)
+        return real(cls, *args, **kwargs)
 
-    monkeypatch.setattr(matching, "_Index", failing_once)
+    monkeypatch.setattr(matching._Index, "updated", classmethod(failing_once))
     _add_story(seeded_path, BRIDGE, [], guild=0)
     assert m.index is first
     m._rebuild.result()

@@ -50,7 +50,7 @@ def table_dump(path) -> dict[str, list]:
     out = {}
     for (name,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'search%' AND name NOT LIKE 'sqlite_%' "
-        "AND name NOT IN ('audit_log', 'corpus_version')"
+        "AND name NOT IN ('audit_log', 'corpus_version', 'index_changes')"  # logs, not corpus content
     ):
         out[name] = sorted(map(repr, conn.execute(f"SELECT * FROM {name}").fetchall()))
     out["search"] = index_dump(conn)
