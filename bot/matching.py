@@ -856,7 +856,9 @@ class Matcher:
         with self._lock:
             idx = self._index
             if idx is None or idx.version != self.reader.version():
-                idx = self._index = _Index(self.reader)
+                # A small corpus: the check that notices the change updates the index (from the change log) or
+                # builds it, in a fraction of a second.
+                idx = self._index = (_Index.updated(idx, self.reader) if idx is not None else None) or _Index(self.reader)
         return idx
 
     def _slow(self, idx: _Index) -> bool:

@@ -476,6 +476,7 @@ def test_fast_index_is_rebuilt_by_the_check_that_notices_the_change(seeded_path,
     assert first.build_s < BACKGROUND_REBUILD_S and first.n_docs < BACKGROUND_REBUILD_ROWS and not m._slow(first)
     _add_story(seeded_path, BRIDGE, [], guild=0)
     assert m.index is not first and m.index.version == reader.version() and m._rebuild is None
+    assert m.index.made_by == "update" and m.match("old town bridge closed for repairs").hits[0].story_id == "bridge"
 
 
 def test_a_failed_background_rebuild_keeps_the_previous_index(seeded_path, reader: CorpusReader, monkeypatch,
