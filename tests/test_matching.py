@@ -335,19 +335,25 @@ def test_slow_index_is_rebuilt_in_the_background_while_checks_go_on(seeded_path,
     assert not m.wait_for_index().stories.get("bridge")
 
 
+def _rebuilt_in_the_background_after_a_new_story(seeded_path, reader: CorpusReader):
+    """(a matcher that rebuilds in the background, its index after BRIDGE was added and the rebuild finished)."""
+    m = Matcher(reader, background_rebuild=True)
+    first = m.index
+    _add_story(seeded_path, BRIDGE, [], guild=0)
+    assert m.index is first  # checks go on with the previous index meanwhile
+    m._rebuild.result()
+    new = m._index
+    assert new is not first and new.version == reader.version()
+    return m, new
+
+
 def test_a_background_rebuild_serves_a_warm_index_and_is_not_repeated(seeded_path, reader: CorpusReader) -> None:
     """The new index is ready before it replaces the old one: its typo-correction structures are built (a check that
     meets an unknown word would otherwise wait for them), as tuples the cyclic collector stops scanning (lists made
     every full collection after a rebuild slow).  A rebuild asked for when the index is already current does nothing."""
     import gc
 
-    m = Matcher(reader, background_rebuild=True)
-    first = m.index
-    _add_story(seeded_path, BRIDGE, [], guild=0)
-    assert m.index is first
-    m._rebuild.result()
-    new = m._index
-    assert new is not first and new.version == reader.version()
+    m, new = _rebuilt_in_the_background_after_a_new_story(seeded_path, reader)
     assert new.warming and new._alias_deletes is not None and new._vocab_by_len is not None
     gc.collect()
     values = [*new._alias_deletes.values(), *new._vocab_by_len.values()]
@@ -369,14 +375,9 @@ def test_a_background_rebuild_builds_in_a_child_process_or_else_in_a_thread(seed
     import bot.matching as matching
 
     monkeypatch.setattr(matching, "INCREMENTAL_MAX_STORIES", 0)  # never an update from the change log here
-    m = Matcher(reader, background_rebuild=True)
-    first = m.index
-    _add_story(seeded_path, BRIDGE, [], guild=0)
-    assert m.index is first
-    m._rebuild.result()
+    m, new = _rebuilt_in_the_background_after_a_new_story(seeded_path, reader)
     # Only the child can have written a snapshot of this new state: this process never built it.
-    new = m._index
-    assert new is not first and new.version == reader.version() and new.from_snapshot
+    assert new.from_snapshot
     assert m.match("old town bridge closed for repairs").hits[0].story_id == "bridge"
 
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
