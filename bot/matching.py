@@ -518,40 +518,56 @@ class _Index:
 
     def _save(self, path: Path, key: tuple) -> None:
         # alias_words as a list: marshal writes a set of 36k words (at 100k stories) in 140 ms holding the GIL, a
-        # list in a few; _load makes it a set again.
+        # list in a few; _load makes it a set again.  Each record is preceded by its length (4 bytes).
         parts = (self._packed_stories, self.aliases, self.alias_first, list(self.alias_words), self.df)
         n = self._SNAPSHOT_CHUNK
         chunked = []
         for part in parts:
-            items = list(part.items()) if isinstance(part, dict) else part
-            chunked.append([items[i : i + n] for i in range(0, len(items), n)])
+            if isinstance(part, dict):
+                items = list(part.items())
+                chunked.append([dict(items[i : i + n]) for i in range(0, len(items), n)])
+            else:
+                chunked.append([part[i : i + n] for i in range(0, len(part), n)])
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as fh:
-                marshal.dump((key, self.n_docs, tuple(len(c) for c in chunked)), fh)
-                for chunks in chunked:
-                    for chunk in chunks:
-                        marshal.dump(chunk, fh)
+                for record in [(key, self.n_docs, tuple(len(c) for c in chunked)), *(x for c in chunked for x in c)]:
+                    blob = marshal.dumps(record)
+                    fh.write(len(blob).to_bytes(4, "little"))
+                    fh.write(blob)
             os.replace(tmp, path)
         except OSError:
             tmp.unlink(missing_ok=True)
 
     def _load(self, path: Path, key: tuple) -> bool:
         try:
-            with open(path, "rb") as fh:
-                head = marshal.load(fh)
-                if not (isinstance(head, tuple) and len(head) == 3 and head[0] == key and len(head[2]) == 5):
-                    return False
-                parts: list[list] = []
-                for count in head[2]:
-                    items: list = []
-                    for _ in range(count):
-                        items += marshal.load(fh)
-                    parts.append(items)
+            data = memoryview(path.read_bytes())
+            pos = 0
+
+            def record():
+                nonlocal pos
+                size = int.from_bytes(data[pos : pos + 4], "little")
+                if size <= 0 or pos + 4 + size > len(data):
+                    raise ValueError("truncated snapshot")
+                pos += 4 + size
+                return marshal.loads(data[pos - size : pos])
+
+            head = record()
+            if not (isinstance(head, tuple) and len(head) == 3 and head[0] == key and len(head[2]) == 5):
+                return False
+            parts: list = []
+            for i, count in enumerate(head[2]):
+                whole: dict | list = {} if i != 3 else []
+                for _ in range(count):
+                    chunk = record()
+                    if isinstance(whole, dict):
+                        whole.update(chunk)
+                    else:
+                        whole += chunk
+                parts.append(whole)
         except (OSError, EOFError, ValueError, TypeError):
             return False
-        packed, aliases, alias_first, alias_words, df = parts
-        self._packed_stories, self.aliases, self.alias_first, self.df = dict(packed), dict(aliases), dict(alias_first), dict(df)
+        self._packed_stories, self.aliases, self.alias_first, alias_words, self.df = parts
         self.alias_words = set(alias_words)
         self.n_docs = head[1]
         return True
@@ -714,6 +730,17 @@ def _snapshot_path(reader: CorpusReader) -> Path | None:
 
 def _snapshot_key(reader: CorpusReader, version: int) -> tuple:
     return (INDEX_FORMAT, version, *reader.index_fingerprint())
+
+
+def _snapshot_file_key(path: Path) -> tuple | None:
+    """The key a snapshot file was saved under (its first record), None if it is unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            size = int.from_bytes(fh.read(4), "little")
+            head = marshal.loads(fh.read(size))
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return head[0] if isinstance(head, tuple) and head else None
 
 
 #: The longest a child process may take to build an index snapshot (at 100k stories it takes ~5 s).

@@ -149,14 +149,12 @@ def test_python_m_bot_subprocess(tmp_path) -> None:
 def test_import_saves_the_matcher_index_for_the_next_start(db, tmp_path, capsys, monkeypatch) -> None:
     """After `crosscheck import` the matcher's snapshot beside the database is of the imported state: the next
     process loads it and never rebuilds the index."""
-    import marshal
-
     from bot import matching
     from storage.reader import CorpusReader
 
     snapshot = db.with_name(db.name + ".matcher-index")
     assert run(capsys, "--db", str(db), "check", "Moscow inks defense pact with Kabul")[0] == 0
-    old = marshal.loads(snapshot.read_bytes())[0]
+    old = matching._snapshot_file_key(snapshot)
     corpus_file = tmp_path / "new.json"
     corpus_file.write_text(json.dumps({
         "format": "crosscheck-corpus", "version": 1,
@@ -183,7 +181,7 @@ def test_import_saves_the_matcher_index_for_the_next_start(db, tmp_path, capsys,
     assert merged == [str(db)]  # the story index is merged into one b-tree before the snapshot is taken
     reader = CorpusReader(db)
     try:
-        key = marshal.loads(snapshot.read_bytes())[0]
+        key = matching._snapshot_file_key(snapshot)
         assert key != old and key == matching._snapshot_key(reader, reader.version())
 
         def no_rebuild(self, reader):  # noqa: ANN001
@@ -199,4 +197,4 @@ def test_import_saves_the_matcher_index_for_the_next_start(db, tmp_path, capsys,
     code, out, _ = run(capsys, "--db", str(db), "import", str(corpus_file), "--no-index")
     assert code == 0 and "matcher index" not in out
     assert merged == [str(db)]  # --no-index skips the merge too
-    assert marshal.loads(snapshot.read_bytes())[0] == key
+    assert matching._snapshot_file_key(snapshot) == key

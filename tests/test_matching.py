@@ -199,6 +199,23 @@ def test_index_reloads_after_a_change(seeded_path, reader: CorpusReader) -> None
     assert m.match("old town bridge closed for repairs").hits
 
 
+def test_the_index_snapshot_is_loaded_whole_or_not_at_all(seeded_path, reader: CorpusReader) -> None:
+    """A snapshot is read back equal to the index that saved it; a cut or damaged one (a full disk, a crash while
+    another process wrote it) is never half-read: the index is built again."""
+    from bot.matching import _Index, _snapshot_path
+
+    built = _Index(reader)
+    assert built.made_by == "build"
+    loaded = _Index(reader)
+    assert loaded.made_by == "snapshot" and _index_state(loaded) == _index_state(built)
+    path = _snapshot_path(reader)
+    data = path.read_bytes()
+    for damaged in (data[: len(data) // 2], data[:3], b"\xff" * 64, data[:4] + b"\x00" * (len(data) - 4)):
+        path.write_bytes(damaged)
+        again = _Index(reader)
+        assert again.made_by == "build" and _index_state(again) == _index_state(built)
+
+
 def test_settings_changes_keep_the_index_snapshot_corpus_changes_replace_it(seeded_path, reader: CorpusReader) -> None:
     """The snapshot beside the database is keyed on corpus changes only: a moderator's /settings or /autoreply change
     (audited too) must not make the next start rebuild the index; a corpus change must."""
