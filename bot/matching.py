@@ -245,6 +245,8 @@ class _Story:
     topic: frozenset[str]
 
 
+#: Article passages a check reads as candidates' text, at most.
+PASSAGE_LIMIT = 20
 #: Bumped whenever what _Index keeps changes, so that an older snapshot file is never read.
 INDEX_FORMAT = 4
 #: A background rebuild updates the index from the corpus's change log when at most this many stories changed
@@ -1269,7 +1271,11 @@ class Matcher:
             p_rare = [t for t in rare if t.isalnum()]
             p_expr = self._pairs_expression(p_rare) if strict and len(p_rare) >= 2 else (
                 "" if strict else self._expression([t for t in terms if t.isalnum()][:PASSAGE_TERMS]))
-            for c in self.reader.passage_candidates(p_expr, guild_id, 20):
+            # Thresholded, the few passages that hold two distinctive terms are read unranked (all of them are kept).
+            found = self.reader.passage_matches(p_expr, guild_id, PASSAGE_LIMIT) if strict else None
+            if found is None:
+                found = self.reader.passage_candidates(p_expr, guild_id, PASSAGE_LIMIT)
+            for c in found:
                 if visible(c.story_id):
                     cands.setdefault(c.story_id, _Cand()).passages.append(c.text)
         # ...and stories whose core entities the text names.

@@ -177,6 +177,22 @@ async def test_hidden_story_is_hidden_for_that_server_only(corpus: Corpus) -> No
         await corpus.apply(CorpusFile(articles=[Article(id="x", story=SEED_STORY, outlet="kabul-dispatch", text="t")]), A)
 
 
+async def test_unranked_passage_matches_are_the_ranked_ones_when_few_match(corpus: Corpus) -> None:
+    """passage_matches (a thresholded check's cheap read) finds the same passages as passage_candidates when at most
+    ``at_most`` rows match, only those the server sees, and says None (rank them) when more do."""
+    arts = [Article(id=f"q{i}", story=SEED_STORY, outlet="kabul-dispatch", text=f"Quokka sighting {i} near the wombat bridge.")
+            for i in range(3)]
+    await corpus.apply(CorpusFile(articles=arts), A)
+    expr = '("quokka" AND "wombat")'
+    ranked = corpus.reader.passage_candidates(expr, A.guild_id)
+    unranked = corpus.reader.passage_matches(expr, A.guild_id, 20)
+    assert len(ranked) == 3 and unranked is not None
+    assert sorted((c.ref_id, c.story_id, c.text) for c in unranked) == sorted((c.ref_id, c.story_id, c.text) for c in ranked)
+    assert corpus.reader.passage_matches(expr, A.guild_id, 2) is None
+    assert corpus.reader.passage_matches(expr, B.guild_id, 20) == []  # server A's articles
+    assert corpus.reader.passage_matches("", A.guild_id, 20) == []
+
+
 async def test_removing_an_article_updates_index_and_positions(corpus: Corpus) -> None:
     art = Article(id="a-extra", story=SEED_STORY, outlet="kabul-dispatch", text="Zanzibar quokka testimony.")
     await corpus.apply(CorpusFile(articles=[art]), A)
