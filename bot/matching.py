@@ -317,10 +317,10 @@ class _Index:
         key = _snapshot_key(reader, self.version) if path else None
         gc_was = gc.isenabled()
         gc.disable()  # millions of small objects: the cyclic collector would rescan them again and again
-        self.from_snapshot = False
+        loaded = False
         try:
-            self.from_snapshot = bool(path and self._load(path, key))
-            if not self.from_snapshot:
+            loaded = bool(path and self._load(path, key))
+            if not loaded:
                 self._build(reader)
                 if path:
                     self._save(path, key)
@@ -331,7 +331,7 @@ class _Index:
         #: Seconds this index took to load or build (Matcher decides from it how to replace it).
         self.build_s = time.perf_counter() - started
         #: How it was made: "snapshot", "build" or "update" (from the previous index and the change log).
-        self.made_by = "snapshot" if self.from_snapshot else "build"
+        self.made_by = "snapshot" if loaded else "build"
 
     def _fresh_caches(self) -> None:
         self._vocab_by_len: dict[tuple[str, int], tuple[str, ...]] | None = None
@@ -465,7 +465,6 @@ class _Index:
         if old._vocab_by_len is not None:
             new._vocab_by_len = _retabled(old._vocab_by_len, old.df.keys() - new.df.keys(),
                                           new.df.keys() - old.df.keys(), _vocab_by_len_keys)
-        new.from_snapshot = False
         new.stories = _Stories(new._packed_stories)
         new.build_s = old.build_s  # what a full build costs, for Matcher._slow
         new.made_by = "update"

@@ -257,21 +257,26 @@ class CorpusReader:
         Cheaper than ranking when few rows match: FTS5's bm25() first counts the rows holding each phrase of the
         expression, which for a long "two of these terms" expression is most of the query.
         """
+        rows = self._match_then_read("search_story", "story_id, guild_id, title, body, terms", match, at_most)
+        if rows is None:
+            return None
+        g = visible(guild_id)
+        return [StoryDoc(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[1] in g]
+
+    def _match_then_read(self, table: str, columns: str, match: str, at_most: int) -> list[tuple] | None:
+        """``columns`` of every row of an FTS5 table that matches, in rowid order, unranked; None when more than
+        ``at_most`` match.  ``table`` and ``columns`` are this module's constants, never user text."""
         if not match:
             return []
         ids = [r[0] for r in self.conn.execute(
-            "SELECT rowid FROM search_story WHERE search_story MATCH ? LIMIT ?", (match, at_most + 1))]
+            f"SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?", (match, at_most + 1))]  # noqa: S608
         if len(ids) > at_most:
             return None
         if not ids:
             return []
-        g = visible(guild_id)
         marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
-            f"SELECT story_id, guild_id, title, body, terms FROM search_story WHERE rowid IN ({marks})",  # noqa: S608
-            ids,
-        ).fetchall()
-        return [StoryDoc(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[1] in g]
+        return self.conn.execute(
+            f"SELECT {columns} FROM {table} WHERE rowid IN ({marks}) ORDER BY rowid", ids).fetchall()  # noqa: S608
 
     def story_index_totals(self) -> tuple[int, int]:
         """(rows, tokens in all columns) of the story-level index, as FTS5's bm25() reads them (its averages record:
@@ -313,20 +318,10 @@ class CorpusReader:
 
         A "two of these terms" expression over passages matches a handful of rows; ranking them with bm25() first
         reads every phrase's rows once more (1.5 ms of a long paste's check at 1M claims)."""
-        if not match:
-            return []
-        ids = [r[0] for r in self.conn.execute(
-            "SELECT rowid FROM search_passage WHERE search_passage MATCH ? LIMIT ?", (match, at_most + 1))]
-        if len(ids) > at_most:
+        rows = self._match_then_read("search_passage", "ref_id, story_id, text, guild_id", match, at_most)
+        if rows is None:
             return None
-        if not ids:
-            return []
         g = visible(guild_id)
-        marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
-            f"SELECT ref_id, story_id, text, guild_id FROM search_passage WHERE rowid IN ({marks}) ORDER BY rowid",  # noqa: S608
-            ids,
-        ).fetchall()
         return [Candidate("passage", r[0], r[1], r[2], 0.0) for r in rows if r[3] in g]
 
     def story_vocabulary(self) -> Iterator[tuple[str, int]]:

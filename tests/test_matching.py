@@ -394,7 +394,7 @@ def test_a_background_rebuild_builds_in_a_child_process_or_else_in_a_thread(seed
     monkeypatch.setattr(matching, "INCREMENTAL_MAX_STORIES", 0)  # never an update from the change log here
     m, new = _rebuilt_in_the_background_after_a_new_story(seeded_path, reader)
     # Only the child can have written a snapshot of this new state: this process never built it.
-    assert new.from_snapshot
+    assert new.made_by == "snapshot"
     assert m.match("old town bridge closed for repairs").hits[0].story_id == "bridge"
 
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
@@ -403,7 +403,7 @@ def test_a_background_rebuild_builds_in_a_child_process_or_else_in_a_thread(seed
     m._rebuild.result()
     assert "in a child process failed" in caplog.text
     built = m._index
-    assert built is not new and built.version == reader.version() and not built.from_snapshot
+    assert built is not new and built.version == reader.version() and built.made_by == "build"
     assert not built.stories.get("bridge")
 
 
