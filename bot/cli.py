@@ -400,10 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(level, [settings.token] if settings.token else None)
     if args.db is None:
         args.db = settings.database
+    if args.command is None:  # `crosscheck` alone (or `python -m bot`) is `crosscheck run`
+        args.command, args.func, args.threshold = "run", cmd_run, None
     if getattr(args, "threshold", 0) is None:
         args.threshold = settings.threshold
-    if args.command is None:
-        args.command, args.func = "run", cmd_run
     try:
         return args.func(args, settings)
     except StorageError as exc:

@@ -130,9 +130,11 @@ def test_console_behaves_like_an_auto_reply_channel(db, capsys, monkeypatch) -> 
     assert "no known story matches" in out
 
 
-def test_run_without_token_starts_console(db, capsys, monkeypatch) -> None:
+@pytest.mark.parametrize("command", [["run"], []])
+def test_run_without_token_starts_console(db, capsys, monkeypatch, command) -> None:
+    """`crosscheck run`, and `crosscheck` alone (what `python -m bot` runs), start the console without a token."""
     monkeypatch.setattr(sys, "stdin", io.StringIO("rusia afganistan militry deal signd\n"))
-    code, out, err = run(capsys, "--db", str(db), "run")
+    code, out, err = run(capsys, "--db", str(db), *command)
     assert code == 0 and "console mode" in err and "Russia and the Taliban" in out
 
 
