@@ -315,18 +315,12 @@ class _Index:
         self._fresh_caches()
         path = _snapshot_path(reader) if snapshot else None
         key = _snapshot_key(reader, self.version) if path else None
-        gc_was = gc.isenabled()
-        gc.disable()  # millions of small objects: the cyclic collector would rescan them again and again
-        loaded = False
-        try:
+        with _no_cyclic_gc():  # millions of small objects: the collector would rescan them again and again
             loaded = bool(path and self._load(path, key))
             if not loaded:
                 self._build(reader)
                 if path:
                     self._save(path, key)
-        finally:
-            if gc_was:
-                gc.enable()
         self.stories = _Stories(self._packed_stories)
         #: Seconds this index took to load or build (Matcher decides from it how to replace it).
         self.build_s = time.perf_counter() - started
@@ -414,9 +408,7 @@ class _Index:
         new = cls.__new__(cls)
         new.version, new.change_id = version, change_id
         new._fresh_caches()
-        gc_was = gc.isenabled()
-        gc.disable()
-        try:
+        with _no_cyclic_gc():
             packed, aliases = cls._facets(reader.stories_entity_rows(touched), reader.stories_rows(touched))
             new._packed_stories = dict(old._packed_stories)
             for story_id in touched:
@@ -453,9 +445,6 @@ class _Index:
             path = _snapshot_path(reader) if snapshot else None
             if path:
                 new._save(path, _snapshot_key(reader, version))
-        finally:
-            if gc_was:
-                gc.enable()
         # The typo-correction structures of the old index, if built, are updated for the words that came and went
         # (shared if none did; read-only once built), not built again (1 s at 100k stories).
         gone, came = old.alias_words - new.alias_words, new.alias_words - old.alias_words
@@ -544,31 +533,21 @@ class _Index:
 
     def _load(self, path: Path, key: tuple) -> bool:
         try:
-            data = memoryview(path.read_bytes())
-            pos = 0
-
-            def record():
-                nonlocal pos
-                size = int.from_bytes(data[pos : pos + 4], "little")
-                if size <= 0 or pos + 4 + size > len(data):
-                    raise ValueError("truncated snapshot")
-                pos += 4 + size
-                return marshal.loads(data[pos - size : pos])
-
-            head = record()
+            records = _snapshot_records(path.read_bytes())
+            head = next(records)
             if not (isinstance(head, tuple) and len(head) == 3 and head[0] == key and len(head[2]) == 5):
                 return False
             parts: list = []
             for i, count in enumerate(head[2]):
                 whole: dict | list = {} if i != 3 else []
                 for _ in range(count):
-                    chunk = record()
+                    chunk = next(records)
                     if isinstance(whole, dict):
                         whole.update(chunk)
                     else:
                         whole += chunk
                 parts.append(whole)
-        except (OSError, EOFError, ValueError, TypeError):
+        except (OSError, EOFError, ValueError, TypeError, StopIteration):
             return False
         self._packed_stories, self.aliases, self.alias_first, alias_words, self.df = parts
         self.alias_words = set(alias_words)
@@ -760,13 +739,23 @@ def _snapshot_key(reader: CorpusReader, version: int) -> tuple:
     return (INDEX_FORMAT, version, *reader.index_fingerprint())
 
 
+def _snapshot_records(data: bytes):
+    """The records of a snapshot file's bytes, one at a time (each is its length in 4 bytes, then marshal data);
+    ValueError if one is cut short."""
+    view, pos = memoryview(data), 0
+    while pos < len(view):
+        size = int.from_bytes(view[pos : pos + 4], "little")
+        if size <= 0 or pos + 4 + size > len(view):
+            raise ValueError("truncated snapshot")
+        pos += 4 + size
+        yield marshal.loads(view[pos - size : pos])
+
+
 def _snapshot_file_key(path: Path) -> tuple | None:
     """The key a snapshot file was saved under (its first record), None if it is unreadable."""
     try:
-        with open(path, "rb") as fh:
-            size = int.from_bytes(fh.read(4), "little")
-            head = marshal.loads(fh.read(size))
-    except (OSError, EOFError, ValueError, TypeError):
+        head = next(_snapshot_records(path.read_bytes()))
+    except (OSError, EOFError, ValueError, TypeError, StopIteration):
         return None
     return head[0] if isinstance(head, tuple) and head else None
 
@@ -913,7 +902,17 @@ class Matcher:
             if idx is None or idx.version != self.reader.version():
                 # A small corpus: the check that notices the change updates the index (from the change log) or
                 # builds it, in a fraction of a second.
-                idx = self._index = (_Index.updated(idx, self.reader) if idx is not None else None) or _Index(self.reader)
+                idx = self._index = self._next_index(idx, child=False)
+        return idx
+
+    def _next_index(self, current: _Index | None, *, child: bool) -> _Index:
+        """The index of the corpus's current state: ``current`` updated from the change log, or else built in full
+        (``child``: by a child process, whose snapshot is then loaded, if the corpus has not changed again since)."""
+        idx = _Index.updated(current, self.reader) if current is not None else None
+        if idx is None:
+            if child:
+                _snapshot_in_subprocess(self.reader)
+            idx = _Index(self.reader)
         return idx
 
     def _slow(self, idx: _Index) -> bool:
@@ -935,11 +934,7 @@ class Matcher:
             if current is not None and current.version == self.reader.version():
                 # A check that read the previous index just before the last rebuild replaced it asked for this one.
                 return
-            idx = _Index.updated(current, self.reader) if current is not None else None
-            if idx is None:
-                if self.rebuild_in_subprocess:
-                    _snapshot_in_subprocess(self.reader)
-                idx = _Index(self.reader)  # the child's snapshot, if the corpus has not changed again since
+            idx = self._next_index(current, child=self.rebuild_in_subprocess)
             # Ready before it serves: otherwise the first checks on it that meet an unknown word would wait for the
             # typo-correction structures (1.7 s at 100k stories, sharing the CPU with the checks).
             idx.warming = True

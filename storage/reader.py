@@ -389,28 +389,23 @@ class CorpusReader:
         """(story id, entity id, name, aliases JSON, core) of every entity, in each story's order."""
         yield from self.conn.execute("SELECT story_id, id, name, aliases, core FROM entities ORDER BY story_id, ord")
 
+    def _rows_in(self, sql: str, ids: Sequence[str]) -> list[tuple]:
+        """Rows of ``sql`` (this module's text, with one ``{marks}``) for ``ids``, 400 to a query, in the order given."""
+        out: list[tuple] = []
+        for i in range(0, len(ids), 400):
+            chunk = ids[i : i + 400]
+            out += self.conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk).fetchall()
+        return out
+
     def stories_rows(self, story_ids: Sequence[str]) -> list[tuple[str, int, str, str]]:
         """``story_rows`` of these stories only (those that exist)."""
-        out: list[tuple[str, int, str, str]] = []
-        for i in range(0, len(story_ids), 400):
-            chunk = story_ids[i : i + 400]
-            marks = ",".join("?" * len(chunk))
-            out += self.conn.execute(
-                f"SELECT id, guild_id, title, topic_terms FROM stories WHERE id IN ({marks})", chunk).fetchall()  # noqa: S608
-        return out
+        return self._rows_in("SELECT id, guild_id, title, topic_terms FROM stories WHERE id IN ({marks})", story_ids)
 
     def stories_entity_rows(self, story_ids: Sequence[str]) -> list[tuple[str, str, str, str, int]]:
         """``entity_rows`` of these stories only, in the same order (by story id, then each story's order): the ids
         are sorted and read in consecutive ranges, each ordered by SQLite as ``entity_rows`` is."""
-        ids = sorted(set(story_ids))
-        out: list[tuple[str, str, str, str, int]] = []
-        for i in range(0, len(ids), 400):
-            chunk = ids[i : i + 400]
-            marks = ",".join("?" * len(chunk))
-            out += self.conn.execute(
-                f"SELECT story_id, id, name, aliases, core FROM entities WHERE story_id IN ({marks}) "  # noqa: S608
-                "ORDER BY story_id, ord", chunk).fetchall()
-        return out
+        return self._rows_in("SELECT story_id, id, name, aliases, core FROM entities WHERE story_id IN ({marks}) "
+                             "ORDER BY story_id, ord", sorted(set(story_ids)))
 
     def index_change_id(self) -> int:
         """The last entry of the log of re-indexed stories (schema v4), 0 if there is none."""
