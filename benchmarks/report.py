@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-KINDS = ("short", "long", "link")
+from benchmarks.run import KINDS, packages_line
 
 
 def _f(x, fmt: str = ".2f") -> str:
@@ -19,7 +19,7 @@ def _f(x, fmt: str = ".2f") -> str:
 def render(report: dict) -> str:
     m = report["machine"]
     out = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}; Python {m['python']}, "
-           f"SQLite {m['sqlite']}.  Command: `{report['command']}`.", ""]
+           f"SQLite {m['sqlite']}{'; ' + packages_line(m) if m.get('packages') else ''}.  Command: `{report['command']}`.", ""]
     out += ["| stories | claims | articles | DB MiB | import articles/s (apply / incl. validation) | start-up ms "
             "(snapshot / first after import) | /check p50 / p99 ms: short | long | link | chatter msg/s (false hits) "
             "| peak RSS MiB (private / mapped DB at exit) |",

@@ -366,21 +366,49 @@ def _rebuilt_in_the_background_after_a_new_story(seeded_path, reader: CorpusRead
 
 def test_a_background_rebuild_serves_a_warm_index_and_is_not_repeated(seeded_path, reader: CorpusReader) -> None:
     """The new index is ready before it replaces the old one: its typo-correction structures are built (a check that
-    meets an unknown word would otherwise wait for them), as tuples the cyclic collector stops scanning (lists made
-    every full collection after a rebuild slow).  A rebuild asked for when the index is already current does nothing."""
+    meets an unknown word would otherwise wait for them), and out of the cyclic collector's way (frozen, or tuples it
+    stopped tracking: scanning them made every full collection after a rebuild slow).  A rebuild asked for when the
+    index is already current does nothing."""
     import gc
 
     m, new = _rebuilt_in_the_background_after_a_new_story(seeded_path, reader)
     assert new.warming and set(new._alias_deletes) == set(new.alias_words_by_letter) and new._vocab_by_len is not None
     gc.collect()
+    scanned = {id(o) for o in gc.get_objects()}  # every object a collection looks at (frozen ones are not)
+    tables = [*new._alias_deletes.values(), new._alias_deletes, new._vocab_by_len]
     values = [*(v for part in new._alias_deletes.values() for v in part.values()), *new._vocab_by_len.values()]
-    assert values and not any(gc.is_tracked(v) for v in values)
+    assert values and not any(id(v) in scanned for v in [*tables, *values])
     # A check that read the old index just before the swap asks again: nothing is rebuilt.
     m._rebuild_in_background()
     m._rebuild.result()
     assert m._index is new
     # The structures answer as before: "bridg" is one deletion away from the alias word "bridge".
     assert "bridge" in new.alias_word_candidates("brdge")
+
+
+def test_a_replaced_index_is_freed_without_the_cyclic_collector(seeded_path, reader: CorpusReader) -> None:
+    """A warm index is frozen (``gc.freeze``: full collections no longer scan it), so it must hold no reference cycle:
+    once an update replaces it, reference counting alone has to free it, or every moderator's edit would leak one."""
+    import gc
+    import weakref
+
+    m = Matcher(reader, background_rebuild=False)
+    old = m.index
+    old.warming = True  # warmed here, not by a thread that would still hold it
+    old.warm()
+    for text in ("Russia afghanistan agrement signed", "#russiaafghanistan deal", "old town bridge"):
+        m.match(text)  # fill its per-query caches too
+    gone = weakref.ref(old)
+    del old
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        _add_story(seeded_path, BRIDGE, [], guild=0)
+        assert m.match("old town bridge closed for repairs").hits[0].story_id == "bridge"
+        assert m._index.made_by == "update" and gone() is None
+    finally:
+        if was:
+            gc.enable()
 
 
 def test_a_background_rebuild_builds_in_a_child_process_or_else_in_a_thread(seeded_path, reader: CorpusReader,
