@@ -1399,7 +1399,7 @@ class Matcher:
             doc_terms = title_terms.union(*cand.terms) if cand.terms else title_terms
             shared = qstems & doc_terms
             shared_idf = sum(map(qget, shared))
-            d_idf = sum(map(idf.__getitem__, doc_terms)) or 1.0
+            d_idf = mass(doc_terms) or 1.0
             cov_title = (sum(map(qget, title_terms & qstems)) / (mass(title_terms) or 1.0)) if title_terms else 0.0
             cov_claim, best_text, fz = 0.0, "", 0.0
             n_lines = len(cand.lines)
