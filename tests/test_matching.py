@@ -661,3 +661,34 @@ def test_a_pasted_posts_signature_is_read_apart_from_what_it_says(seeded_path, r
     plain = dict(m.plain_features("The white supremacist organizer of Charlottesville was an Obama supporter"))
     assert plain["rally"][q] == plain["rally"][body]
     assert m.match(post, top=2, threshold=0).hits[0].story_id == "rally"
+
+
+def test_a_candidates_story_wide_features_follow_its_text(seeded_path, reader) -> None:
+    """The story-wide features (its number of stems, and the message's share of their IDF mass) are remembered per
+    story and text: they equal a count made afresh, and a story given a new claim is counted again, not remembered."""
+    import math
+
+    from bot.matching import PLAIN_FEATURES, _query_texts, _terms
+
+    rally = Story(id="rally", title="Was the organiser of the Charlottesville rally an Obama supporter?")
+    _add_story(seeded_path, rally, [Claim(id="rally-c", story="rally", text="The organiser of the white nationalist rally in Charlottesville supported Obama.")], guild=0)
+    text = "The organizer of the Charlottesville rally was an Obama supporter"
+    m = Matcher(reader)
+
+    def expected() -> tuple[float, float]:
+        idx = m.index
+        q = m._analyse(_query_texts(text)[1], idx)
+        cand = m._candidates(q, idx, None, m._visible(idx, None))["rally"]
+        terms = (_terms(cand.title) if cand.title else frozenset()).union(*cand.terms)
+        shared = terms & set(q.stems)
+        return (sum(map(idx.idf_table.__getitem__, shared)) / sum(map(idx.idf_table.__getitem__, terms)),
+                math.log1p(len(terms)))
+
+    cov_d, log_len = PLAIN_FEATURES.index("cov_d"), PLAIN_FEATURES.index("log_len")
+    for _ in range(2):  # counted, then remembered
+        feats = dict(m.plain_features(text))["rally"]
+        assert (feats[cov_d], feats[log_len]) == pytest.approx(expected())
+    before = feats[log_len]
+    _add_story(seeded_path, rally, [Claim(id="rally-c2", story="rally", text="Torchlit marchers chanted slogans near the statue of Robert Lee.")], guild=0)
+    feats = dict(m.plain_features(text))["rally"]
+    assert feats[log_len] > before and (feats[cov_d], feats[log_len]) == pytest.approx(expected())
