@@ -136,15 +136,21 @@ def prepare_text(text: str) -> str:
 #:   q_title   cov_q x cov_title: the message is covered by the story and covers its title, both at once
 #:   cov_rare  IDF share of the message's RARE_STEMS rarest stems that the story holds
 #:   cov_body  cov_q without a pasted post's signature ("— Name (@handle) March 24, 2019"): who posted is not the claim
+#:   title_local  share of the title in the message's own stems (without a signature) weighted by IDF x log(1 + n / m),
+#:             n candidates of which m hold the stem: a word every candidate shares tells them apart poorly
+#:   bm25_qtf  BM25 over every stem of the message, each weighted by its IDF and how often the message says it
+#:             (saturated, k3 = QTF_K3), over its bound
+#:   claim_rel cov_claim / the best cov_claim among the candidates
 PLAIN_FEATURES = ("bm25", "bm25_rel", "rank_rr", "cov_q", "cov_d", "cov_claim", "cov_title", "fuzz", "log_len",
-                  "q_title", "cov_rare", "cov_body")
+                  "q_title", "cov_rare", "cov_body", "title_local", "bm25_qtf", "claim_rel")
+QTF_K3 = 8.0
 RARE_STEMS = 5
-PLAIN_MEAN = (0.0568154, 0.432869, 0.106964, 0.102865, 0.150804, 0.190682, 0.199932, 0.432078, 2.77001, 0.0228179, 0.0379489, 0.111656)
-PLAIN_SCALE = (0.0270998, 0.186716, 0.170484, 0.051952, 0.0758593, 0.0946638, 0.159451, 0.0506181, 0.360205, 0.0367233, 0.0862353, 0.0939703)
-PLAIN_WEIGHTS = (0, 0, 0.342968, 0.173052, 0, 0.672146, 0.441923, 0.100601, 0.757663, 0.51886, 0.320738, 0.740579)
+PLAIN_MEAN = (0.0568154, 0.432869, 0.106964, 0.102865, 0.150804, 0.190682, 0.199932, 0.432078, 2.77001, 0.0228179, 0.0379489, 0.111656, 0.065762, 0.0587325, 0.403486)
+PLAIN_SCALE = (0.0270998, 0.186716, 0.170484, 0.051952, 0.0758593, 0.0946638, 0.159451, 0.0506181, 0.360205, 0.0367233, 0.0862353, 0.0939703, 0.0840005, 0.0315505, 0.201832)
+PLAIN_WEIGHTS = (0, 0, 0.264256, 0, 0, 0, 0.378473, 0.0109116, 0.773751, 0, 0.148088, 0.394466, 0.631248, 0.935795, 0.630943)
 #: score = 100 * sigmoid(CAL_A * (w . standardised features) + CAL_B)
-PLAIN_CAL_A = 0.699465
-PLAIN_CAL_B = -5.6943
+PLAIN_CAL_A = 0.706877
+PLAIN_CAL_B = -5.93293
 BM25_K1 = 1.2
 BM25_B = 0.75
 #: Candidate generation: the rarest query terms (at most this many) in one OR query over the story-level index ...
@@ -339,7 +345,7 @@ class _Index:
         self._idf_table: _IdfTable | None = None
         self.fts_totals: tuple[int, int] | None = None  # (rows, tokens) of the story-level index, read on use
         self._mass: dict[frozenset[str], float] = {}
-        self._extent: dict[tuple[str, int], tuple[int, float]] = {}
+        self._extent: dict[tuple[str, int], tuple[int, float, int]] = {}
         self._glued: dict[str, tuple[str, ...]] = {}
 
     @staticmethod
@@ -658,15 +664,17 @@ class _Index:
             t = self._idf_table = _IdfTable(self.df, self.n_docs)
         return t
 
-    def extent(self, story_id: str, cand: _Cand, title_terms: frozenset[str]) -> tuple[int, float]:
-        """(distinct stems, their IDF mass) of a candidate story's title and lines, cached per story and text: the
-        same candidates come back check after check, and the union of a story's dozen line sets was a quarter of the
-        ranking features' time.  Two numbers per entry (keyed by the text's hash), so the cache stays a few MB."""
+    def extent(self, story_id: str, cand: _Cand, title_terms: frozenset[str]) -> tuple[int, float, int]:
+        """(distinct stems, their IDF mass, tokens as FTS5 counts them) of a candidate story's title and lines, cached
+        per story and text: the same candidates come back check after check, and the union of a story's dozen line
+        sets was a quarter of the ranking features' time.  Three numbers per entry (keyed by the text's hash), so
+        the cache stays a few MB."""
         key = (story_id, hash((cand.title, *cand.bodies)))
         got = self._extent.get(key)
         if got is None:
             terms = title_terms.union(*cand.terms) if cand.terms else title_terms
-            got = (len(terms), sum(map(self.idf_table.__getitem__, terms)))
+            length = len(_FTS_TOKEN_RE.findall(cand.title)) + sum(len(_FTS_TOKEN_RE.findall(b)) for b, _s in cand.bodies)
+            got = (len(terms), sum(map(self.idf_table.__getitem__, terms)), length)
             if len(self._extent) >= 100_000:
                 self._extent = {}
             self._extent[key] = got
@@ -828,6 +836,8 @@ class _Query:
     gated: list[str] = field(default_factory=list)  # stories naming enough of their core entities, most named first
     #: Stems of the message without a pasted post's signature (None: it has none, all stems are the message's own).
     body_stems: frozenset[str] | None = None
+    #: How many times the message says each stem.
+    qtf: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -1112,7 +1122,7 @@ class Matcher:
         # Stories that pass the entity gate: enough of their core entities named (see _judge).
         named = sorted(((-len(c), sid) for sid, c in core_named.items() if len(c) >= min(core_total[sid], 2)))
         return _Query(norm, ws, list(dict.fromkeys(stems)), dict(found), corrections, [sid for _n, sid in named],
-                      frozenset(body_stems) if body_ws is not None else None)
+                      frozenset(body_stems) if body_ws is not None else None, Counter(stems))
 
     def _fts_terms(self, q: _Query, idx: _Index, limit: int | None = None) -> list[str]:
         # Rare terms first; very common terms add cost and no discrimination.
@@ -1408,10 +1418,20 @@ class Matcher:
         said_idf = (sum(map(qget, said)) or 1.0) if said is not None else q_idf
         ranked = sorted(plain.items(), key=lambda x: (-x[1].bm25, x[0]))
         best_bm25 = ranked[0][1].bm25 or 1.0
-        out = []
+        # The message's stems weighted by IDF and by how often the message says them (BM25's query-term saturation,
+        # k3 = 8), for bm25_qtf: BM25 over every stem of the message, not only the rare ones the candidates were
+        # found with.
+        qtf = q.qtf
+        qw = {t: qidf[t] * (QTF_K3 + 1) * qtf.get(t, 1) / (QTF_K3 + qtf.get(t, 1)) for t in qstems}
+        qw_bound = (BM25_K1 + 1) * sum(qw.values()) or 1.0
+        if idx.fts_totals is None:
+            idx.fts_totals = self.reader.story_index_totals()
+        n_rows, n_tokens = idx.fts_totals
+        avg_len = n_tokens / n_rows if n_rows else 1.0
+        part = []
         for rank, (story_id, cand) in enumerate(ranked):
             title_terms = _terms(cand.title) if cand.title else frozenset()
-            n_terms, d_idf = idx.extent(story_id, cand, title_terms)
+            n_terms, d_idf, length = idx.extent(story_id, cand, title_terms)
             d_idf = d_idf or 1.0
             in_title = title_terms & qstems
             cov_title = (sum(map(qget, in_title)) / (mass(title_terms) or 1.0)) if title_terms else 0.0
@@ -1436,10 +1456,33 @@ class Matcher:
                 tn = _normalized(best_text)
                 fz = (fuzz.partial_ratio(tn, q.text, processor=None) if len(tn) < len(q.text)
                       else fuzz.ratio(tn, q.text, processor=None)) / 100
+            # bm25_qtf: the story's counts of the message's stems (title weighted as in the full-text index).
+            tf: Counter[str] = Counter()
+            for body, stems in cand.bodies:
+                tf.update(t for t in (stems.split() if stems else content_terms(body)) if t in qw)
+            if cand.title and in_title:
+                for t in _term_list(cand.title):
+                    if t in qw:
+                        tf[t] += TITLE_WEIGHT
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * length / avg_len)
+            bm25_qtf = sum(qw[t] * f * (BM25_K1 + 1) / (f + norm) for t, f in tf.items()) / qw_bound
             feats = [cand.bm25 / (q_idf * (BM25_K1 + 1)), cand.bm25 / best_bm25, 1 / (1 + rank), shared_idf / q_idf,
                      shared_idf / d_idf, cov_claim, cov_title, fz, math.log1p(n_terms),
                      shared_idf / q_idf * cov_title, sum(qidf[t] for t in rare if t in shared) / rare_idf,
                      (sum(map(qget, shared & said)) if said is not None else shared_idf) / said_idf]
+            part.append((story_id, feats, best_text, shared, in_title, bm25_qtf))
+        # Features relative to this list of candidates: a stem most of them share tells them apart poorly (its weight
+        # is its IDF x log(1 + candidates / candidates holding it)), and the best claim coverage among them.
+        held = Counter(t for row in part for t in row[3])
+        n = len(part)
+        own = said if said is not None else qstems  # the message's own words, without a pasted post's signature
+        local = {t: qidf[t] * math.log(1 + n / k) for t, k in held.items() if t in own}
+        local_mass = sum(local.values()) or 1.0
+        best_claim = max(row[1][PLAIN_FEATURES.index("cov_claim")] for row in part) or 1.0
+        out = []
+        for story_id, feats, best_text, shared, in_title, bm25_qtf in part:
+            feats += [sum(local.get(t, 0.0) for t in in_title) / local_mass, bm25_qtf,
+                      feats[PLAIN_FEATURES.index("cov_claim")] / best_claim]
             out.append((story_id, feats, best_text, sorted(shared, key=lambda t: (-qidf[t], t))))
         return out
 

@@ -692,3 +692,33 @@ def test_a_candidates_story_wide_features_follow_its_text(seeded_path, reader) -
     _add_story(seeded_path, rally, [Claim(id="rally-c2", story="rally", text="Torchlit marchers chanted slogans near the statue of Robert Lee.")], guild=0)
     feats = dict(m.plain_features(text))["rally"]
     assert feats[log_len] > before and (feats[cov_d], feats[log_len]) == pytest.approx(expected())
+
+
+def test_words_every_candidate_shares_and_words_said_twice_are_weighed_as_such(seeded_path, reader) -> None:
+    """title_local weighs each of the message's stems by IDF x log(1 + n / m), m of the n candidates holding it, so a
+    word both candidates hold ("soros") counts for less; bm25_qtf weighs a word the message says again more;
+    claim_rel reads 1 for the best claim coverage among the candidates."""
+    import math
+
+    from bot.matching import PLAIN_FEATURES, _terms
+
+    for sid, title, claim in (("caravan", "Soros funds the migrant caravan", "George Soros paid for the migrant caravan."),
+                              ("machines", "Soros owns the voting machines", "Soros owns the company that makes voting machines.")):
+        _add_story(seeded_path, Story(id=sid, title=title), [Claim(id=f"{sid}-c", story=sid, text=claim)], guild=0)
+    m = Matcher(reader)
+    local, qtf, rel = (PLAIN_FEATURES.index(f) for f in ("title_local", "bm25_qtf", "claim_rel"))
+    text = "Soros funds the migrant caravan and owns voting machines"
+    feats = dict(m.plain_features(text))
+    assert set(feats) == {"caravan", "machines"}
+    idx = m.index
+    q = set(m._analyse(text, idx).stems)
+    held = {sid: _terms(t) | _terms(c) for sid, t, c in (
+        ("caravan", "Soros funds the migrant caravan", "George Soros paid for the migrant caravan."),
+        ("machines", "Soros owns the voting machines", "Soros owns the company that makes voting machines."))}
+    weight = {t: idx.idf_table[t] * math.log(1 + 2 / sum(t in h for h in held.values())) for t in q if any(t in h for h in held.values())}
+    assert weight["soro"] < min(w for t, w in weight.items() if t != "soro")
+    for sid, title in (("caravan", "Soros funds the migrant caravan"), ("machines", "Soros owns the voting machines")):
+        assert feats[sid][local] == pytest.approx(sum(weight[t] for t in _terms(title) & q) / sum(weight.values()))
+    assert max(f[rel] for f in feats.values()) == 1.0 and all(0 <= f[rel] <= 1 for f in feats.values())
+    again = dict(m.plain_features(text.replace("caravan", "caravan, the caravan, the caravan")))
+    assert again["caravan"][qtf] > feats["caravan"][qtf] and again["machines"][qtf] < feats["machines"][qtf]
