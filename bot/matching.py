@@ -1456,16 +1456,17 @@ class Matcher:
                 tn = _normalized(best_text)
                 fz = (fuzz.partial_ratio(tn, q.text, processor=None) if len(tn) < len(q.text)
                       else fuzz.ratio(tn, q.text, processor=None)) / 100
-            # bm25_qtf: the story's counts of the message's stems (title weighted as in the full-text index).
+            # bm25_qtf: the story's counts of the stems it shares with the message (title weighted as in the index).
             tf: Counter[str] = Counter()
             for body, stems in cand.bodies:
-                tf.update(t for t in (stems.split() if stems else content_terms(body)) if t in qw)
-            if cand.title and in_title:
-                for t in _term_list(cand.title):
-                    if t in qw:
-                        tf[t] += TITLE_WEIGHT
+                tf.update(stems.split() if stems else content_terms(body))  # counted in C, looked up for `shared` only
+            title_list = _term_list(cand.title) if in_title else ()
             norm = BM25_K1 * (1 - BM25_B + BM25_B * length / avg_len)
-            bm25_qtf = sum(qw[t] * f * (BM25_K1 + 1) / (f + norm) for t, f in tf.items()) / qw_bound
+            bm25_qtf = 0.0
+            for t in shared:
+                f = tf[t] + TITLE_WEIGHT * title_list.count(t)
+                bm25_qtf += qw[t] * f * (BM25_K1 + 1) / (f + norm)
+            bm25_qtf /= qw_bound
             feats = [cand.bm25 / (q_idf * (BM25_K1 + 1)), cand.bm25 / best_bm25, 1 / (1 + rank), shared_idf / q_idf,
                      shared_idf / d_idf, cov_claim, cov_title, fz, math.log1p(n_terms),
                      shared_idf / q_idf * cov_title, sum(qidf[t] for t in rare if t in shared) / rare_idf,
