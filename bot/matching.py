@@ -57,10 +57,6 @@ HIGH = 75.0
 MEDIUM = 60.0
 
 
-#: A token as FTS5's unicode61 tokenizer reads one (letters and digits; everything else separates).
-_FTS_TOKEN_RE = re.compile(r"[^\W_]+")
-
-
 @lru_cache(maxsize=65_536)
 def _normalized(text: str) -> str:
     return normalize(text)
@@ -345,7 +341,7 @@ class _Index:
         self._idf_table: _IdfTable | None = None
         self.fts_totals: tuple[int, int] | None = None  # (rows, tokens) of the story-level index, read on use
         self._mass: dict[frozenset[str], float] = {}
-        self._extent: dict[tuple[str, int], tuple[int, float, int]] = {}
+        self._extent: dict[tuple[str, int], tuple[int, float]] = {}
         self._glued: dict[str, tuple[str, ...]] = {}
 
     @staticmethod
@@ -664,17 +660,15 @@ class _Index:
             t = self._idf_table = _IdfTable(self.df, self.n_docs)
         return t
 
-    def extent(self, story_id: str, cand: _Cand, title_terms: frozenset[str]) -> tuple[int, float, int]:
-        """(distinct stems, their IDF mass, tokens as FTS5 counts them) of a candidate story's title and lines, cached
-        per story and text: the same candidates come back check after check, and the union of a story's dozen line
-        sets was a quarter of the ranking features' time.  Three numbers per entry (keyed by the text's hash), so
-        the cache stays a few MB."""
+    def extent(self, story_id: str, cand: _Cand, title_terms: frozenset[str]) -> tuple[int, float]:
+        """(distinct stems, their IDF mass) of a candidate story's title and lines, cached per story and text: the
+        same candidates come back check after check, and the union of a story's dozen line sets was a quarter of the
+        ranking features' time.  Two numbers per entry (keyed by the text's hash), so the cache stays a few MB."""
         key = (story_id, hash((cand.title, *cand.bodies)))
         got = self._extent.get(key)
         if got is None:
             terms = title_terms.union(*cand.terms) if cand.terms else title_terms
-            length = len(_FTS_TOKEN_RE.findall(cand.title)) + sum(len(_FTS_TOKEN_RE.findall(b)) for b, _s in cand.bodies)
-            got = (len(terms), sum(map(self.idf_table.__getitem__, terms)), length)
+            got = (len(terms), sum(map(self.idf_table.__getitem__, terms)))
             if len(self._extent) >= 100_000:
                 self._extent = {}
             self._extent[key] = got
@@ -849,6 +843,7 @@ class _Cand:
     """
 
     bm25: float = 0.0
+    length: int = 0  # tokens of its index rows, as FTS5 counted them
     title: str = ""
     bodies: list[tuple[str, str]] = field(default_factory=list)  # (body, its stems) of each index row
     passages: list[str] = field(default_factory=list)
@@ -857,6 +852,7 @@ class _Cand:
 
     def add(self, doc: StoryDoc) -> None:
         self.bm25 += doc.bm25
+        self.length += doc.length
         if doc.title:
             self.title = doc.title
         if doc.body:
@@ -1327,8 +1323,7 @@ class Matcher:
             return 0.0
         body = Counter(doc.terms.split()) if doc.terms else Counter(content_terms(doc.body))
         title = Counter(_term_list(doc.title)) if doc.title else Counter()
-        length = len(_FTS_TOKEN_RE.findall(doc.title)) + len(_FTS_TOKEN_RE.findall(doc.body))
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / (n_tokens / n_rows))
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * doc.length / (n_tokens / n_rows))
         score = 0.0
         for t in dict.fromkeys(terms):
             f = TITLE_WEIGHT * title.get(t, 0) + body.get(t, 0)
@@ -1431,7 +1426,7 @@ class Matcher:
         part = []
         for rank, (story_id, cand) in enumerate(ranked):
             title_terms = _terms(cand.title) if cand.title else frozenset()
-            n_terms, d_idf, length = idx.extent(story_id, cand, title_terms)
+            n_terms, d_idf = idx.extent(story_id, cand, title_terms)
             d_idf = d_idf or 1.0
             in_title = title_terms & qstems
             cov_title = (sum(map(qget, in_title)) / (mass(title_terms) or 1.0)) if title_terms else 0.0
@@ -1461,7 +1456,7 @@ class Matcher:
             for body, stems in cand.bodies:
                 tf.update(stems.split() if stems else content_terms(body))  # counted in C, looked up for `shared` only
             title_list = _term_list(cand.title) if in_title else ()
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * length / avg_len)
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * cand.length / avg_len)
             bm25_qtf = 0.0
             for t in shared:
                 f = tf[t] + TITLE_WEIGHT * title_list.count(t)

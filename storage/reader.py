@@ -47,6 +47,7 @@ class StoryDoc:
     body: str  # summary, claims and article titles, one per line
     terms: str  # their stems (space-separated), one line each; '' when not computed
     bm25: float = 0.0
+    length: int = 0  # tokens in title and body, as FTS5 counted them (its docsize record: what bm25() reads)
 
 
 @dataclass(slots=True)
@@ -139,6 +140,16 @@ def row_position(r: sqlite3.Row) -> Position:
         evidence=json.loads(r["evidence"]),
         status=r["status"],
     )
+
+
+#: A story-level index row's columns, and its token count from FTS5's docsize record, read in the same statement.
+_STORY_COLUMNS = ("story_id, guild_id, title, body, terms, "
+                  "(SELECT sz FROM search_story_docsize WHERE id = search_story.rowid)")
+
+
+def _tokens(sz: bytes | None) -> int:
+    """Tokens in all the columns of an FTS5 row, from its docsize record (a varint per column)."""
+    return sum(_varints(sz)) if sz else 0
 
 
 def _varints(data: bytes) -> list[int]:
@@ -241,10 +252,9 @@ class CorpusReader:
         fetch = limit
         while True:
             n_ranked, score, rows = self._rank_then_read(
-                "search_story", "bm25(search_story, ?, ?, 0, 0, 0)", weights, "story_id, guild_id, title, body, terms",
-                match, fetch,
+                "search_story", "bm25(search_story, ?, ?, 0, 0, 0)", weights, _STORY_COLUMNS, match, fetch,
             )
-            out = [StoryDoc(r[1], r[2], r[3], r[4], r[5], score[r[0]]) for r in rows if r[2] in g]
+            out = [StoryDoc(r[1], r[2], r[3], r[4], r[5], score[r[0]], _tokens(r[6])) for r in rows if r[2] in g]
             if len(out) >= limit or n_ranked < fetch or fetch >= 64 * limit:
                 out.sort(key=lambda d: (-d.bm25, d.story_id))
                 return out[:limit]
@@ -257,11 +267,11 @@ class CorpusReader:
         Cheaper than ranking when few rows match: FTS5's bm25() first counts the rows holding each phrase of the
         expression, which for a long "two of these terms" expression is most of the query.
         """
-        rows = self._match_then_read("search_story", "story_id, guild_id, title, body, terms", match, at_most)
+        rows = self._match_then_read("search_story", _STORY_COLUMNS, match, at_most)
         if rows is None:
             return None
         g = visible(guild_id)
-        return [StoryDoc(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[1] in g]
+        return [StoryDoc(r[0], r[1], r[2], r[3], r[4], 0.0, _tokens(r[5])) for r in rows if r[1] in g]
 
     def _match_then_read(self, table: str, columns: str, match: str, at_most: int) -> list[tuple] | None:
         """``columns`` of every row of an FTS5 table that matches, in rowid order, unranked; None when more than
@@ -293,11 +303,11 @@ class CorpusReader:
         g = visible(guild_id)
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            "SELECT story_id, guild_id, title, body, terms FROM search_story WHERE rowid IN "  # noqa: S608
+            f"SELECT {_STORY_COLUMNS} FROM search_story WHERE rowid IN "  # noqa: S608
             f"(SELECT row FROM search_rows WHERE fts = 'search_story' AND story_id IN ({marks})) AND guild_id IN (?, ?)",
             (*ids, *g),
         ).fetchall()
-        return [StoryDoc(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [StoryDoc(r[0], r[1], r[2], r[3], r[4], 0.0, _tokens(r[5])) for r in rows]
 
     def passage_candidates(self, match: str, guild_id: int | None, limit: int = 20) -> list[Candidate]:
         """Best article passages by BM25 for an FTS5 MATCH expression, for this server (ranked first, then read).

@@ -283,21 +283,21 @@ def test_words_fast_paths_read_text_as_the_index_does(text: str) -> None:
 
 
 def test_bm25_computed_here_equals_the_index_bm25(matcher: Matcher, reader: CorpusReader) -> None:
-    """Thresholded checks score the few stories holding two distinctive terms themselves: FTS5's bm25(), exactly."""
-    from storage.reader import StoryDoc
-
+    """Thresholded checks score the few stories holding two distinctive terms themselves: FTS5's bm25(), exactly
+    (with each row's length as the reader reads it, from FTS5's own docsize record)."""
     idx = matcher.index
-    rows = reader.conn.execute("SELECT story_id, guild_id, title, body, terms FROM search_story").fetchall()
-    assert rows
+    ids = [r[0] for r in reader.conn.execute("SELECT story_id FROM search_story")]
+    docs = reader.story_docs(ids, None)
+    assert docs and all(d.length > 0 for d in docs)
     checked = 0
     for text in ("Russia Afghanistan military agreement Taliban", "Moscow Kabul defence pact signed"):
         terms = [t for t in matcher._analyse(text, idx).stems if t in idx.df]
         expr = " OR ".join(f'"{t}"' for t in terms)
         fts = dict(reader.conn.execute(
             "SELECT story_id, -bm25(search_story, 1, 1, 0, 0, 0) FROM search_story WHERE search_story MATCH ?", (expr,)))
-        for r in rows:
-            if r[0] in fts:
-                assert matcher._bm25(terms, StoryDoc(*r), idx) == pytest.approx(fts[r[0]], rel=1e-9)
+        for doc in docs:
+            if doc.story_id in fts:
+                assert matcher._bm25(terms, doc, idx) == pytest.approx(fts[doc.story_id], rel=1e-9)
                 checked += 1
     assert checked
 
