@@ -1466,7 +1466,7 @@ class Matcher:
                      shared_idf / d_idf, cov_claim, cov_title, fz, math.log1p(n_terms),
                      shared_idf / q_idf * cov_title, sum(qidf[t] for t in rare if t in shared) / rare_idf,
                      (sum(map(qget, shared & said)) if said is not None else shared_idf) / said_idf]
-            part.append((story_id, feats, best_text, shared, in_title, bm25_qtf))
+            part.append((story_id, feats, best_text, shared, in_title, bm25_qtf, cov_claim))
         # Features relative to this list of candidates: a stem most of them share tells them apart poorly (its weight
         # is its IDF x log(1 + candidates / candidates holding it)), and the best claim coverage among them.
         held = Counter(t for row in part for t in row[3])
@@ -1474,11 +1474,10 @@ class Matcher:
         own = said if said is not None else qstems  # the message's own words, without a pasted post's signature
         local = {t: qidf[t] * math.log(1 + n / k) for t, k in held.items() if t in own}
         local_mass = sum(local.values()) or 1.0
-        best_claim = max(row[1][PLAIN_FEATURES.index("cov_claim")] for row in part) or 1.0
+        best_claim = max(row[6] for row in part) or 1.0
         out = []
-        for story_id, feats, best_text, shared, in_title, bm25_qtf in part:
-            feats += [sum(local.get(t, 0.0) for t in in_title) / local_mass, bm25_qtf,
-                      feats[PLAIN_FEATURES.index("cov_claim")] / best_claim]
+        for story_id, feats, best_text, shared, in_title, bm25_qtf, cov_claim in part:
+            feats += [sum(local.get(t, 0.0) for t in in_title) / local_mass, bm25_qtf, cov_claim / best_claim]
             out.append((story_id, feats, best_text, sorted(shared, key=lambda t: (-qidf[t], t))))
         return out
 
