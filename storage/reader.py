@@ -147,9 +147,9 @@ _STORY_COLUMNS = ("story_id, guild_id, title, body, terms, "
                   "(SELECT sz FROM search_story_docsize WHERE id = search_story.rowid)")
 
 
-def _tokens(sz: bytes | None) -> int:
-    """Tokens in all the columns of an FTS5 row, from its docsize record (a varint per column)."""
-    return sum(_varints(sz)) if sz else 0
+def _story_doc(r: Sequence, bm25: float = 0.0) -> StoryDoc:
+    """A StoryDoc from a row of ``_STORY_COLUMNS``; its token count from the docsize record (a varint per column)."""
+    return StoryDoc(r[0], r[1], r[2], r[3], r[4], bm25, sum(_varints(r[5])) if r[5] else 0)
 
 
 def _varints(data: bytes) -> list[int]:
@@ -254,7 +254,7 @@ class CorpusReader:
             n_ranked, score, rows = self._rank_then_read(
                 "search_story", "bm25(search_story, ?, ?, 0, 0, 0)", weights, _STORY_COLUMNS, match, fetch,
             )
-            out = [StoryDoc(r[1], r[2], r[3], r[4], r[5], score[r[0]], _tokens(r[6])) for r in rows if r[2] in g]
+            out = [_story_doc(r[1:], score[r[0]]) for r in rows if r[2] in g]
             if len(out) >= limit or n_ranked < fetch or fetch >= 64 * limit:
                 out.sort(key=lambda d: (-d.bm25, d.story_id))
                 return out[:limit]
@@ -271,7 +271,7 @@ class CorpusReader:
         if rows is None:
             return None
         g = visible(guild_id)
-        return [StoryDoc(r[0], r[1], r[2], r[3], r[4], 0.0, _tokens(r[5])) for r in rows if r[1] in g]
+        return [_story_doc(r) for r in rows if r[1] in g]
 
     def _match_then_read(self, table: str, columns: str, match: str, at_most: int) -> list[tuple] | None:
         """``columns`` of every row of an FTS5 table that matches, in rowid order, unranked; None when more than
@@ -307,7 +307,7 @@ class CorpusReader:
             f"(SELECT row FROM search_rows WHERE fts = 'search_story' AND story_id IN ({marks})) AND guild_id IN (?, ?)",
             (*ids, *g),
         ).fetchall()
-        return [StoryDoc(r[0], r[1], r[2], r[3], r[4], 0.0, _tokens(r[5])) for r in rows]
+        return [_story_doc(r) for r in rows]
 
     def passage_candidates(self, match: str, guild_id: int | None, limit: int = 20) -> list[Candidate]:
         """Best article passages by BM25 for an FTS5 MATCH expression, for this server (ranked first, then read).
