@@ -1313,12 +1313,16 @@ class Matcher:
             cands[doc.story_id].add(doc)
         return cands
 
+    def _fts_totals(self, idx: _Index) -> tuple[int, int]:
+        """(rows, tokens) of the story-level index as FTS5's bm25() reads them, read once per index."""
+        if idx.fts_totals is None:
+            idx.fts_totals = self.reader.story_index_totals()
+        return idx.fts_totals
+
     def _bm25(self, terms: list[str], doc: StoryDoc, idx: _Index) -> float:
         """FTS5's bm25() of ``doc`` for the OR of ``terms`` (title weight TITLE_WEIGHT, body 1), computed here from
         the row's stems: the same IDF (from the index's document frequencies), k1, b and average row length."""
-        if idx.fts_totals is None:
-            idx.fts_totals = self.reader.story_index_totals()
-        n_rows, n_tokens = idx.fts_totals
+        n_rows, n_tokens = self._fts_totals(idx)
         if not n_rows:
             return 0.0
         body = Counter(doc.terms.split()) if doc.terms else Counter(content_terms(doc.body))
@@ -1419,9 +1423,7 @@ class Matcher:
         qtf = q.qtf
         qw = {t: qidf[t] * (QTF_K3 + 1) * qtf.get(t, 1) / (QTF_K3 + qtf.get(t, 1)) for t in qstems}
         qw_bound = (BM25_K1 + 1) * sum(qw.values()) or 1.0
-        if idx.fts_totals is None:
-            idx.fts_totals = self.reader.story_index_totals()
-        n_rows, n_tokens = idx.fts_totals
+        n_rows, n_tokens = self._fts_totals(idx)
         avg_len = n_tokens / n_rows if n_rows else 1.0
         part = []
         for rank, (story_id, cand) in enumerate(ranked):
