@@ -882,6 +882,12 @@ class _Cand:
         return self._line_terms  # type: ignore[return-value]
 
 
+def _gated_out(q: _Query, st: _Story) -> bool:
+    """The entity gate: a story with core entities is a candidate only if the message names enough of them (two, or
+    all of them when it has fewer)."""
+    return bool(st.core) and len(set(q.entities.get(st.id, {})) & st.core) < min(len(st.core), 2)
+
+
 @lru_cache(maxsize=65_536)
 def _split_terms(line: str) -> frozenset[str]:
     return frozenset(line.split())
@@ -1256,6 +1262,11 @@ class Matcher:
 
     def _candidates(self, q: _Query, idx: _Index, guild_id: int | None, visible, strict: bool = False) -> dict[str, _Cand]:
         cands: dict[str, _Cand] = {}
+
+        def needs_text(story_id: str) -> bool:
+            st = idx.stories.get(story_id)
+            return st is None or not _gated_out(q, st)
+
         # Candidates from the story-level full-text index, with their text...
         terms = self._fts_terms(q, idx)
         if strict:
@@ -1280,7 +1291,9 @@ class Matcher:
                     docs.sort(key=lambda d: (-d.bm25, d.story_id))
                     docs = docs[: self.candidates]
             if docs is None:
-                docs = self.reader.story_candidates(expr, guild_id, self.candidates, (TITLE_WEIGHT, 1.0))
+                # The text of a story with entities that fails the entity gate is never read (at 1k-100k stories,
+                # most of the candidates of a short message).
+                docs = self.reader.story_candidates(expr, guild_id, self.candidates, (TITLE_WEIGHT, 1.0), needs_text)
             for doc in docs:
                 if visible(doc.story_id):
                     cands.setdefault(doc.story_id, _Cand()).add(doc)
@@ -1307,7 +1320,7 @@ class Matcher:
                 n += 1
                 if n == MAX_ENTITY_CANDIDATES:
                     break
-        missing = [s for s, c in cands.items() if not c.title and not c.bodies]
+        missing = [s for s, c in cands.items() if not c.title and not c.bodies and needs_text(s)]
         for doc in self.reader.story_docs(missing, guild_id):
             doc.bm25 = 0.0
             cands[doc.story_id].add(doc)
@@ -1365,7 +1378,7 @@ class Matcher:
                 plain[story_id] = cand
                 continue
             # Gate first: a story with core entities needs enough of them named; the rest is not worth scoring.
-            if len(set(q.entities.get(story_id, {})) & st.core) < min(len(st.core), 2):
+            if _gated_out(q, st):
                 continue
             # The closest row (title, lines, then passages at 0.85): one extractOne per kind reads the query once.
             best_text, lexical, close = "", 0.0, 0.0
@@ -1444,7 +1457,7 @@ class Matcher:
                     cov *= 0.85
                 else:
                     shared |= hit
-                if cov > cov_claim:
+                if cov > cov_claim + 1e-12:  # a tie (sums over sets differ in the last bits) goes to the first line
                     cov_claim, best_text = cov, t
             shared_idf = sum(map(qget, shared))
             if not best_text:

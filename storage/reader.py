@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,7 +149,23 @@ _STORY_COLUMNS = ("story_id, guild_id, title, body, terms, "
 
 def _story_doc(r: Sequence, bm25: float = 0.0) -> StoryDoc:
     """A StoryDoc from a row of ``_STORY_COLUMNS``; its token count from the docsize record (a varint per column)."""
-    return StoryDoc(r[0], r[1], r[2], r[3], r[4], bm25, sum(_varints(r[5])) if r[5] else 0)
+    return StoryDoc(r[0], r[1], r[2], r[3], r[4], bm25, _varint_sum(r[5]) if r[5] else 0)
+
+
+def _varint_sum(data: bytes) -> int:
+    """The sum of the SQLite varints in ``data`` (a docsize record: a story row's token count), read in one pass."""
+    if max(data) < 0x80:
+        return sum(data)  # every value under 128: a byte each
+    total = v = n = 0
+    for c in data:
+        if n == 8:  # a nine-byte varint (2**56 or more, never a token count): the full reading
+            return sum(_varints(data))
+        v = (v << 7) | (c & 0x7F)
+        if c & 0x80:
+            n += 1
+        else:
+            total, v, n = total + v, 0, 0
+    return total
 
 
 def _varints(data: bytes) -> list[int]:
@@ -238,27 +254,43 @@ class CorpusReader:
         return len(ranked), score, rows
 
     def story_candidates(
-        self, match: str, guild_id: int | None, limit: int = 30, weights: tuple[float, float] = (1.0, 1.0)
+        self, match: str, guild_id: int | None, limit: int = 30, weights: tuple[float, float] = (1.0, 1.0),
+        needs_text: Callable[[str], bool] | None = None,
     ) -> list[StoryDoc]:
         """Best stories by BM25 (story-level index) for an FTS5 MATCH expression, with their text, for this server.
 
         Two steps: rank rowids in the full-text index alone (reading a matched row's server or text costs a lookup
         per row, which at 100k stories is most of the time), then read the best rows and keep what the server sees;
-        asks again for more only if too few were visible.
+        asks again for more only if too few were visible.  With ``needs_text``, the second step reads each row's
+        story and server only, and a third reads the text of the best rows whose story ``needs_text`` (the others
+        come back with empty title, body and terms, and length 0).
         """
         if not match:
             return []
         g = visible(guild_id)
         fetch = limit
+        columns = "story_id, guild_id" if needs_text else _STORY_COLUMNS
         while True:
             n_ranked, score, rows = self._rank_then_read(
-                "search_story", "bm25(search_story, ?, ?, 0, 0, 0)", weights, _STORY_COLUMNS, match, fetch,
+                "search_story", "bm25(search_story, ?, ?, 0, 0, 0)", weights, columns, match, fetch,
             )
-            out = [_story_doc(r[1:], score[r[0]]) for r in rows if r[2] in g]
-            if len(out) >= limit or n_ranked < fetch or fetch >= 64 * limit:
-                out.sort(key=lambda d: (-d.bm25, d.story_id))
-                return out[:limit]
+            if len(rows) - sum(r[2] not in g for r in rows) >= limit or n_ranked < fetch or fetch >= 64 * limit:
+                break
             fetch *= 4
+        if needs_text is None:
+            out = [_story_doc(r[1:], score[r[0]]) for r in rows if r[2] in g]
+            out.sort(key=lambda d: (-d.bm25, d.story_id))
+            return out[:limit]
+        best = sorted((r for r in rows if r[2] in g), key=lambda r: (-score[r[0]], r[1]))[:limit]
+        want = {r[0] for r in best if needs_text(r[1])}
+        texts = {}
+        if want:
+            marks = ",".join("?" * len(want))
+            texts = {r[0]: r for r in self.conn.execute(
+                f"SELECT rowid, {_STORY_COLUMNS} FROM search_story WHERE rowid IN ({marks})", list(want))}  # noqa: S608
+        # A row removed between the two reads is left out, as the two-step read without ``needs_text`` does.
+        return [_story_doc(texts[r[0]][1:], score[r[0]]) if r[0] in texts else StoryDoc(r[1], r[2], "", "", "", score[r[0]])
+                for r in best if r[0] in texts or r[0] not in want]
 
     def story_matches(self, match: str, guild_id: int | None, at_most: int) -> list[StoryDoc] | None:
         """Every story-level index row this server sees that matches an FTS5 MATCH expression, unranked (bm25 0), or

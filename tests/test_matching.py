@@ -302,6 +302,66 @@ def test_bm25_computed_here_equals_the_index_bm25(matcher: Matcher, reader: Corp
     assert checked
 
 
+def _sqlite_varint(v: int) -> bytes:
+    """SQLite's varint: big-endian 7-bit groups, high bit on all but the last; nine bytes (the last one 8 bits)
+    from 2**56."""
+    if v >= 1 << 56:
+        head = v >> 8
+        return bytes(((head >> (7 * i)) & 0x7F) | 0x80 for i in range(7, -1, -1)) + bytes([v & 0xFF])
+    groups = []
+    while True:
+        groups.append(v & 0x7F)
+        v >>= 7
+        if not v:
+            break
+    groups.reverse()
+    return bytes([g | 0x80 for g in groups[:-1]] + [groups[-1]])
+
+
+@pytest.mark.parametrize("values", [[0], [3, 127], [128, 5], [300, 16_384, 2], [2**21 + 7, 1], [2**56 + 3, 9],
+                                    [2**63 + 12_345], [7, 2**40, 2**56 - 1]])
+def test_docsize_varints_are_summed_exactly(values: list[int]) -> None:
+    from storage.reader import _varint_sum, _varints
+
+    data = b"".join(map(_sqlite_varint, values))
+    assert _varints(data) == values
+    assert _varint_sum(data) == sum(values)
+
+
+def test_candidates_skip_the_text_of_stories_the_entity_gate_drops(matcher: Matcher, reader: CorpusReader) -> None:
+    """Ranked candidates come with their text only where the story may be scored: a story with core entities that
+    the message does not name enough of comes back with its rank and no text (its text is never read)."""
+    idx = matcher.index
+    q = matcher._analyse("military agreement signed between the two countries", idx)
+    expr = matcher._expression(matcher._fts_terms(q, idx))
+    full = reader.story_candidates(expr, None, 40, (1.0, 1.0))
+    asked: list[str] = []
+
+    def needs_text(story_id: str) -> bool:
+        asked.append(story_id)
+        return not idx.stories[story_id].core
+
+    lazy = reader.story_candidates(expr, None, 40, (1.0, 1.0), needs_text)
+    assert [(d.story_id, d.bm25) for d in lazy] == [(d.story_id, d.bm25) for d in full]
+    assert sorted(asked) == sorted(d.story_id for d in full)
+    gated = [d for d in lazy if idx.stories[d.story_id].core]
+    assert gated, "the seed corpus's story has core entities"
+    assert all(d.title == d.body == d.terms == "" and d.length == 0 for d in gated)
+    kept = {d.story_id: d for d in full}
+    for d in lazy:
+        if not idx.stories[d.story_id].core:
+            assert d == kept[d.story_id]
+    # And a check of that message reads no story text at all (the seed story is its only candidate, gated out).
+    statements: list[str] = []
+    reader.conn.set_trace_callback(statements.append)
+    try:
+        matcher.match("military agreement signed between the two countries", threshold=0)
+    finally:
+        reader.conn.set_trace_callback(None)
+    assert any("search_story MATCH" in s for s in statements)
+    assert not [s for s in statements if "title, body, terms" in s]
+
+
 def _remove_story(path, story_id: str) -> None:
     async def go() -> None:
         c = await Corpus.open(path)
