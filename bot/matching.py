@@ -774,15 +774,6 @@ def _snapshot_records(data: bytes):
         yield marshal.loads(view[pos - size : pos])
 
 
-def _snapshot_file_key(path: Path) -> tuple | None:
-    """The key a snapshot file was saved under (its first record), None if it is unreadable."""
-    try:
-        head = next(_snapshot_records(path.read_bytes()))
-    except (OSError, EOFError, ValueError, TypeError, StopIteration):
-        return None
-    return head[0] if isinstance(head, tuple) and head else None
-
-
 #: The longest a child process may take to build an index snapshot (at 100k stories it takes ~5 s).
 SNAPSHOT_CHILD_TIMEOUT_S = 300
 
