@@ -14,10 +14,12 @@ Pipeline (all in one place so it can be measured, see benchmarks/):
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import logging
 import marshal
 import math
+import operator
 import os
 import re
 import subprocess
@@ -138,15 +140,15 @@ def prepare_text(text: str) -> str:
 #:             (saturated, k3 = QTF_K3), over its bound
 #:   claim_rel cov_claim / the best cov_claim among the candidates
 PLAIN_FEATURES = ("bm25", "bm25_rel", "rank_rr", "cov_q", "cov_d", "cov_claim", "cov_title", "fuzz", "log_len",
-                  "q_title", "cov_rare", "cov_body", "title_local", "bm25_qtf", "claim_rel")
+                  "q_title", "cov_rare", "cov_body", "title_local", "bm25_qtf", "claim_rel", "char_cos")
 QTF_K3 = 8.0
 RARE_STEMS = 5
-PLAIN_MEAN = (0.0568154, 0.432869, 0.106964, 0.102865, 0.150804, 0.190682, 0.199932, 0.432078, 2.77001, 0.0228179, 0.0379489, 0.111656, 0.065762, 0.0587325, 0.403486)
-PLAIN_SCALE = (0.0270998, 0.186716, 0.170484, 0.051952, 0.0758593, 0.0946638, 0.159451, 0.0506181, 0.360205, 0.0367233, 0.0862353, 0.0939703, 0.0840005, 0.0315505, 0.201832)
-PLAIN_WEIGHTS = (0, 0, 0.264256, 0, 0, 0, 0.378473, 0.0109116, 0.773751, 0, 0.148088, 0.394466, 0.631248, 0.935795, 0.630943)
+PLAIN_MEAN = (0.0568154, 0.432869, 0.106964, 0.102865, 0.150804, 0.190682, 0.199932, 0.432078, 2.77001, 0.0228179, 0.0379489, 0.111656, 0.065762, 0.0587325, 0.403486, 0.130739)
+PLAIN_SCALE = (0.0270998, 0.186716, 0.170484, 0.051952, 0.0758593, 0.0946638, 0.159451, 0.0506181, 0.360205, 0.0367233, 0.0862353, 0.0939703, 0.0840005, 0.0315505, 0.201832, 0.0748937)
+PLAIN_WEIGHTS = (0, 0, 0.322577, 0, 0, 0, 0.24599, 0, 0.625407, 0.076779, 0.151947, 0, 0.243321, 0.788853, 0.424721, 1.21884)
 #: score = 100 * sigmoid(CAL_A * (w . standardised features) + CAL_B)
-PLAIN_CAL_A = 0.706877
-PLAIN_CAL_B = -5.93293
+PLAIN_CAL_A = 0.704949
+PLAIN_CAL_B = -6.01819
 BM25_K1 = 1.2
 BM25_B = 0.75
 #: Candidate generation: the rarest query terms (at most this many) in one OR query over the story-level index ...
@@ -823,6 +825,8 @@ class _Query:
     body_stems: frozenset[str] | None = None
     #: How many times the message says each stem.
     qtf: dict[str, int] = field(default_factory=dict)
+    #: The message's words without a pasted post's signature, in order (None: it has none; ``words`` are its own).
+    body_words: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -871,6 +875,48 @@ class _Cand:
         if self._line_terms is None:
             self._parse()
         return self._line_terms  # type: ignore[return-value]
+
+    @property
+    def title_and_lines(self) -> str:
+        return " ".join([self.title, *self.lines]) if self.title else " ".join(self.lines)  # printable: words' fast path
+
+
+#: Character n-grams of a word padded with a space each side (" cat " -> " ca", "cat", "at "), for char_cos.
+CHAR_GRAM = 3
+
+
+@lru_cache(maxsize=131_072)
+def _word_grams(word: str) -> tuple[str, ...]:
+    w = f" {word} "
+    return tuple(w[i : i + CHAR_GRAM] for i in range(len(w) - CHAR_GRAM + 1))
+
+
+def _char_cosines(message_words: list[str], texts: list[str]) -> list[float]:
+    """char_cos of each candidate: the TF-IDF cosine of the message's character 3-grams (taken inside words) and the
+    candidate's (title and lines), with IDF over the candidate list (smoothed: log((1 + n) / (1 + df)) + 1).  It
+    sees what stems miss: "migrants" / "immigrants", "photo" / "photograph", names spelt two ways."""
+    n = len(texts)
+    if not n:
+        return []
+    chain = itertools.chain.from_iterable
+    docs = [Counter(chain(map(_word_grams, words(t)))) for t in texts]
+    df = Counter(chain(docs))  # iterating a Counter gives its keys: each gram once per candidate
+    idf = [math.log(1 + n) - math.log(1 + k) + 1 for k in range(n + 1)]  # by document frequency; [0]: none holds it
+    idf2 = [x * x for x in idf]
+    qw = {g: c * idf[df.get(g, 0)] for g, c in Counter(chain(map(_word_grams, message_words))).items()}
+    q_norm = math.sqrt(sum(x * x for x in qw.values()))
+    mul, q_keys = operator.mul, qw.keys()
+    out = []
+    for d in docs:
+        shared = q_keys & d.keys()
+        if not shared:
+            out.append(0.0)
+            continue
+        dot = sum([qw[g] * d[g] * idf[df[g]] for g in shared])
+        tfs = d.values()
+        norm2 = sum(map(mul, map(mul, tfs, tfs), map(idf2.__getitem__, map(df.__getitem__, d))))
+        out.append(dot / (q_norm * math.sqrt(norm2)))
+    return out
 
 
 def _gated_out(q: _Query, st: _Story) -> bool:
@@ -1095,7 +1141,8 @@ class Matcher:
         # long paste or in chatter the words the index does not know are mostly real words it has no use for, and
         # "correcting" them adds wrong ones (and costs the most of any step on the auto-reply path).
         correct = len(content) <= MAX_CORRECTED_WORDS and bool(found)
-        body_ws = set(words(self._read(body, idx, term_visible))) if body is not None else None
+        body_wl = words(self._read(body, idx, term_visible))[:MAX_QUERY_WORDS] if body is not None else None
+        body_ws = set(body_wl) if body_wl is not None else None
         body_stems: set[str] = set()
         for w in content:
             said = body_ws is not None and w in body_ws
@@ -1115,7 +1162,7 @@ class Matcher:
         # Stories that pass the entity gate: enough of their core entities named (see _judge).
         named = sorted(((-len(c), sid) for sid, c in core_named.items() if len(c) >= min(core_total[sid], 2)))
         return _Query(norm, ws, list(dict.fromkeys(stems)), dict(found), corrections, [sid for _n, sid in named],
-                      frozenset(body_stems) if body_ws is not None else None, Counter(stems))
+                      frozenset(body_stems) if body_ws is not None else None, Counter(stems), body_wl)
 
     def _fts_terms(self, q: _Query, idx: _Index, limit: int | None = None) -> list[str]:
         # Rare terms first; very common terms add cost and no discrimination.
@@ -1481,9 +1528,12 @@ class Matcher:
         local = {t: qidf[t] * math.log(1 + n / k) for t, k in held.items() if t in own}
         local_mass = sum(local.values()) or 1.0
         best_claim = max(row[6] for row in part) or 1.0
+        # char_cos: the message's own words (without a pasted post's signature) against each candidate's title and lines.
+        grams = _char_cosines(q.body_words if q.body_words is not None else q.words,
+                              [plain[row[0]].title_and_lines for row in part])
         out = []
-        for story_id, feats, best_text, shared, in_title, bm25_qtf, cov_claim in part:
-            feats += [sum(local.get(t, 0.0) for t in in_title) / local_mass, bm25_qtf, cov_claim / best_claim]
+        for (story_id, feats, best_text, shared, in_title, bm25_qtf, cov_claim), char in zip(part, grams):
+            feats += [sum(local.get(t, 0.0) for t in in_title) / local_mass, bm25_qtf, cov_claim / best_claim, char]
             out.append((story_id, feats, best_text, sorted(shared, key=lambda t: (-qidf[t], t))))
         return out
 

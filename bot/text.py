@@ -61,6 +61,7 @@ def normalize(text: str) -> str:
 
 # A word: letters/digits with inner apostrophes or hyphens.  Linear: no nested quantifiers.
 _WORD_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+_ASCII_WORD_RE = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
 _CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _HASHTAG_RE = re.compile(r"#(\w{1,100})")
 
@@ -95,8 +96,12 @@ def words(text: str) -> list[str]:
     if "#" in text:
         text = expand_hashtags(text)
     # ASCII: cleaning again (as normalize does) changes nothing, and casefold is all that is left of it.
-    text = text.casefold() if text.isascii() else normalize(text)
-    found = _WORD_RE.findall(text)
+    if text.isascii():
+        # Casefolded ASCII: [^\W_] is [a-z0-9], and the ASCII class is twice as fast to match.
+        found = _ASCII_WORD_RE.findall(text.casefold())
+    else:
+        text = normalize(text)
+        found = _WORD_RE.findall(text)
     if "'" not in text and "-" not in text and "’" not in text:
         return found
     out: list[str] = []

@@ -302,6 +302,28 @@ def test_bm25_computed_here_equals_the_index_bm25(matcher: Matcher, reader: Corp
     assert checked
 
 
+def test_char_cos_sees_word_forms_that_stems_miss() -> None:
+    """char_cos: the TF-IDF cosine of character 3-grams inside words, IDF over the candidate list."""
+    from bot.matching import _char_cosines
+    from bot.text import stem, words
+
+    msg = words("Photo shows immigrants at the border")
+    texts = ["A photograph shows migrants at a border crossing", "Council approves new bus lanes downtown",
+             "Photo shows immigrants at the border"]
+    near, unrelated, same = _char_cosines(msg, texts)
+    assert same == pytest.approx(1.0)
+    assert unrelated < 0.1 < near < same
+    # Stems share nothing between "immigrants"/"migrants" or "photo"/"photograph"; their 3-grams do.
+    assert stem("immigrants") != stem("migrants") and stem("photo") != stem("photograph")
+    other_words = _char_cosines(msg, ["A picture shows people at a border crossing", *texts[1:]])[0]
+    assert other_words < near  # the related word forms are what lift it
+    assert _char_cosines(msg, []) == []
+    assert _char_cosines([], texts) == [0.0, 0.0, 0.0]
+    # A gram every candidate holds weighs least: the same word in all three counts for less than a rarer one.
+    a, b = _char_cosines(words("border lanes"), ["border lanes", "border crossing"])
+    assert a > b > 0
+
+
 def _sqlite_varint(v: int) -> bytes:
     """SQLite's varint: big-endian 7-bit groups, high bit on all but the last; nine bytes (the last one 8 bits)
     from 2**56."""
