@@ -876,13 +876,13 @@ class _Cand:
             self._parse()
         return self._line_terms  # type: ignore[return-value]
 
-    @property
-    def title_and_lines(self) -> str:
-        return " ".join([self.title, *self.lines]) if self.title else " ".join(self.lines)  # printable: words' fast path
-
 
 #: Character n-grams of a word padded with a space each side (" cat " -> " ca", "cat", "at "), for char_cos.
 CHAR_GRAM = 3
+#: char_cos reads a candidate's title and this many of its lines, those with the most IDF-weighted coverage of the
+#: message (then the first): a verified claim's title, claim and summary all; of a long story the part a message is
+#: about.  Counting grams is the costly part (~1,500 in a 10-claim story's lines, ~50 ns each).
+CHAR_LINES = 3
 
 
 @lru_cache(maxsize=131_072)
@@ -1486,6 +1486,7 @@ class Matcher:
             shared = set(in_title)  # the message's stems the title or a line holds
             cov_claim, best_text, fz = 0.0, "", 0.0
             n_lines = len(cand.lines)
+            line_cov = [0.0] * n_lines
             for i, (t, terms) in enumerate(zip(cand.lines + cand.passages, cand.terms + [_terms(p) for p in cand.passages])):
                 hit = terms & qstems
                 if not hit:
@@ -1495,6 +1496,7 @@ class Matcher:
                     cov *= 0.85
                 else:
                     shared |= hit
+                    line_cov[i] = cov
                 if cov > cov_claim + 1e-12:  # a tie (sums over sets differ in the last bits) goes to the first line
                     cov_claim, best_text = cov, t
             shared_idf = sum(map(qget, shared))
@@ -1519,7 +1521,11 @@ class Matcher:
                      shared_idf / d_idf, cov_claim, cov_title, fz, math.log1p(n_terms),
                      shared_idf / q_idf * cov_title, sum(qidf[t] for t in rare if t in shared) / rare_idf,
                      (sum(map(qget, shared & said)) if said is not None else shared_idf) / said_idf]
-            part.append((story_id, feats, best_text, shared, in_title, bm25_qtf, cov_claim))
+            # char_cos reads the title and the CHAR_LINES lines closest to the message (all of a short story's).
+            lines = cand.lines if n_lines <= CHAR_LINES else [
+                cand.lines[i] for i in sorted(range(n_lines), key=lambda i: (-line_cov[i], i))[:CHAR_LINES]]
+            char_text = " ".join([cand.title, *lines]) if cand.title else " ".join(lines)  # printable: words' fast path
+            part.append((story_id, feats, best_text, shared, in_title, bm25_qtf, cov_claim, char_text))
         # Features relative to this list of candidates: a stem most of them share tells them apart poorly (its weight
         # is its IDF x log(1 + candidates / candidates holding it)), and the best claim coverage among them.
         held = Counter(t for row in part for t in row[3])
@@ -1528,11 +1534,11 @@ class Matcher:
         local = {t: qidf[t] * math.log(1 + n / k) for t, k in held.items() if t in own}
         local_mass = sum(local.values()) or 1.0
         best_claim = max(row[6] for row in part) or 1.0
-        # char_cos: the message's own words (without a pasted post's signature) against each candidate's title and lines.
-        grams = _char_cosines(q.body_words if q.body_words is not None else q.words,
-                              [plain[row[0]].title_and_lines for row in part])
+        # char_cos: the message's own words (without a pasted post's signature) against each candidate's title and
+        # closest lines.
+        grams = _char_cosines(q.body_words if q.body_words is not None else q.words, [row[7] for row in part])
         out = []
-        for (story_id, feats, best_text, shared, in_title, bm25_qtf, cov_claim), char in zip(part, grams):
+        for (story_id, feats, best_text, shared, in_title, bm25_qtf, cov_claim, _text), char in zip(part, grams):
             feats += [sum(local.get(t, 0.0) for t in in_title) / local_mass, bm25_qtf, cov_claim / best_claim, char]
             out.append((story_id, feats, best_text, sorted(shared, key=lambda t: (-qidf[t], t))))
         return out
