@@ -167,6 +167,34 @@ def _add_story(path, story: Story, claims: list[Claim], guild: int) -> None:
     asyncio.run(go())
 
 
+def test_char_cos_reads_the_title_and_the_three_closest_lines(seeded_path, reader: CorpusReader, monkeypatch) -> None:
+    """char_cos compares the message with a candidate's title and its CHAR_LINES lines that cover the message best
+    (all of a short story's): a long story's other lines do not dilute it, and counting their grams costs nothing."""
+    import bot.matching as matching
+
+    assert matching.CHAR_LINES == 3
+    story = Story(id="vaccine-microchip", title="Do vaccines contain microchips?")
+    claims = [Claim(id=f"vm-{i}", story="vaccine-microchip", text=t) for i, t in enumerate([
+        "A city council debated parking fees downtown.",
+        "Vaccines contain tracking microchips, a viral post claims.",
+        "The weather service issued a storm warning.",
+        "Microchips in vaccines track people, says the video.",
+        "Local schools reopen after the holidays.",
+        "The vaccine rollout includes microchips for tracking.",
+    ])]
+    _add_story(seeded_path, story, claims, 0)
+    seen: list[list[str]] = []
+    real = matching._char_cosines
+    monkeypatch.setattr(matching, "_char_cosines", lambda msg, texts: seen.append(texts) or real(msg, texts))
+    hits = Matcher(reader).match("vaccines contain microchips that track people", threshold=0).hits
+    assert hits and hits[0].story_id == "vaccine-microchip"
+    text = next(t for texts in seen for t in texts if t.startswith("Do vaccines contain microchips?"))
+    for closest in (claims[1].text, claims[3].text, claims[5].text):
+        assert closest in text
+    for other in (claims[0].text, claims[2].text, claims[4].text):
+        assert other not in text
+
+
 def test_server_story_is_seen_only_by_its_server(seeded_path, reader: CorpusReader) -> None:
     story = Story(
         id="local-bridge-closure",
