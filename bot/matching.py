@@ -139,6 +139,8 @@ def prepare_text(text: str) -> str:
 #:   bm25_qtf  BM25 over every stem of the message, each weighted by its IDF and how often the message says it
 #:             (saturated, k3 = QTF_K3), over its bound
 #:   claim_rel cov_claim / the best cov_claim among the candidates
+#:   char_cos  TF-IDF cosine of character 3-grams (inside words) of the message's own words and of the story's
+#:             title and CHAR_LINES closest lines, IDF over the candidates (_char_cosines)
 PLAIN_FEATURES = ("bm25", "bm25_rel", "rank_rr", "cov_q", "cov_d", "cov_claim", "cov_title", "fuzz", "log_len",
                   "q_title", "cov_rare", "cov_body", "title_local", "bm25_qtf", "claim_rel", "char_cos")
 QTF_K3 = 8.0

@@ -274,7 +274,7 @@ class CorpusReader:
             n_ranked, score, rows = self._rank_then_read(
                 "search_story", "bm25(search_story, ?, ?, 0, 0, 0)", weights, columns, match, fetch,
             )
-            if len(rows) - sum(r[2] not in g for r in rows) >= limit or n_ranked < fetch or fetch >= 64 * limit:
+            if sum(r[2] in g for r in rows) >= limit or n_ranked < fetch or fetch >= 64 * limit:
                 break
             fetch *= 4
         if needs_text is None:
