@@ -373,17 +373,6 @@ class CorpusReader:
         )
         yield from self.conn.execute("SELECT term, doc FROM temp.search_story_vocab")
 
-    def story_term_df(self, terms: Iterable[str]) -> dict[str, int]:
-        """Document frequencies of a few terms in the story-level index (no full vocabulary load)."""
-        terms = list(dict.fromkeys(terms))
-        if not terms:
-            return {}
-        self.conn.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_story_vocab USING fts5vocab(main, search_story, row)"
-        )
-        marks = ",".join("?" * len(terms))
-        return dict(self.conn.execute(f"SELECT term, doc FROM temp.search_story_vocab WHERE term IN ({marks})", terms))  # noqa: S608
-
     def index_fingerprint(self) -> tuple[int, int, int]:
         """(story index rows, last index row id, last audit id of a corpus change): with the corpus version, what
         identifies a state.  Server settings and auto-reply changes (and their undos) are left out: they change
