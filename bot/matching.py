@@ -829,6 +829,8 @@ class _Query:
     qtf: dict[str, int] = field(default_factory=dict)
     #: The message's words without a pasted post's signature, in order (None: it has none; ``words`` are its own).
     body_words: list[str] | None = None
+    #: The entity gate's verdict per story, decided once per message (_gated_out).
+    gated_out: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -923,8 +925,11 @@ def _char_cosines(message_words: list[str], texts: list[str]) -> list[float]:
 
 def _gated_out(q: _Query, st: _Story) -> bool:
     """The entity gate: a story with core entities is a candidate only if the message names enough of them (two, or
-    all of them when it has fewer)."""
-    return bool(st.core) and len(set(q.entities.get(st.id, {})) & st.core) < min(len(st.core), 2)
+    all of them when it has fewer).  Asked for the same story by the candidate read and the scoring: decided once."""
+    out = q.gated_out.get(st.id)
+    if out is None:
+        out = q.gated_out[st.id] = bool(st.core) and len(set(q.entities.get(st.id, {})) & st.core) < min(len(st.core), 2)
+    return out
 
 
 @lru_cache(maxsize=65_536)
