@@ -732,6 +732,11 @@ def test_glued_hashtags_and_handles_are_split_into_words_the_corpus_knows(seeded
     assert idx.glued_words("fyrefestival") == ("fyre", "festival")
     assert idx.glued_words("festival") == ()  # a word the corpus knows stays whole
     assert idx.glued_words("qqqwwweee") == ()  # nothing known to split into
+    # No split into known words: one known word of 5 letters or more and an unknown rest (a name spelt otherwise).
+    assert idx.glued_words("bahamasfyer") == ("bahamas", "fyer")
+    assert idx.glued_words("qqqqfestival") == ("qqqq", "festival")
+    assert idx.glued_words("fyreqqqq") == ()  # "fyre" is known but too short to stand alone
+    assert idx.glued_words("bahamasqq") == ()  # the rest is too short to be a word
     for message in ("stranded on an island #fyrefestival", "stranded on an island @fyrefestival",
                     "stranded on an island #FyreFestival"):
         hits = m.match(message, top=3, threshold=0).hits
@@ -746,6 +751,10 @@ def test_glued_hashtags_and_handles_are_split_into_words_the_corpus_knows(seeded
 
     assert "zorblax" in m._analyse("#zorblaxparade", idx, None, seen_by(111)).words
     assert "zorblax" not in m._analyse("#zorblaxparade", idx, None, seen_by(222)).words
+    # The same with an unknown rest: only the known part needs to be one the server may see.
+    assert m._analyse("#zorblaxparaid", idx, None, seen_by(111)).words == ["zorblax", "paraid"]
+    assert m._analyse("#zorblaxparaid", idx, None, seen_by(222)).words == ["zorblaxparaid"]
+    assert m._analyse("#bahamasfyer", idx, None, seen_by(222)).words == ["bahamas", "fyer"]
 
 
 def test_a_pasted_posts_signature_is_read_apart_from_what_it_says(seeded_path, reader) -> None:
