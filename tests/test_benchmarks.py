@@ -1,5 +1,6 @@
-"""Smoke tests of the benchmark scripts' pure parts: the CheckThat! metrics, file readers and corpus conversion, and
-the synthetic generator's determinism.  The benchmarks themselves are not run here (see docs/performance.md)."""
+"""Tests of the benchmark scripts: the CheckThat! metrics, file readers and corpus conversion, the synthetic
+generator's determinism, and benchmarks/checkthat.py end to end on a tiny collection.  The benchmarks themselves (the
+real data, the timings) are not run here (see docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,36 @@ def test_rounds_are_merged_per_query_and_their_ratios_kept() -> None:
               "command": "c", "scales": [{"stories": 1, "claims": 1, "articles": 1, "rounds": 3, "round_ratios": ratios,
                                           "systems": {}}]}
     assert "bm25s short 2.00 / 1.00 / 3.00" in render(report)
+
+
+def test_checkthat_script_runs_any_collection_of_that_layout(tmp_path, capsys) -> None:
+    """benchmarks/checkthat.py end to end on a tiny collection: the normal import and matcher, a readable table, and
+    the JSON summary as the last line; a directory without the layout is refused."""
+    from benchmarks.checkthat import main
+
+    coll = tmp_path / "mini"
+    (coll / "dev").mkdir(parents=True)
+    vclaims = [
+        {"id": "1", "title": "Did a giant squid wash ashore in Lisbon?", "claim": "A giant squid washed up on a Lisbon beach."},
+        {"id": "2", "title": "Was the Eiffel Tower sold for scrap?", "claim": "The Eiffel Tower was sold as scrap metal."},
+        {"id": "3", "title": "Do carrots improve night vision?", "claim": "Eating carrots lets people see in the dark."},
+    ]
+    (coll / "vclaims.jsonl").write_text("\n".join(json.dumps(v) for v in vclaims) + "\n", encoding="utf-8")
+    (coll / "dev" / "queries.tsv").write_text(
+        "q1\tA giant squid washed ashore on a beach in Lisbon!\n"
+        "q2\tthey sold the eiffel tower for scrap metal??\n"
+        "q3\tno gold for this one\n", encoding="utf-8")
+    (coll / "dev" / "qrels.tsv").write_text("q1\t0\t1\t1\nq2\t0\t2\t1\n", encoding="utf-8")
+    assert main([str(coll), "dev"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert {"collection", "split", "queries", "map@1", "map@5", "mrr", "p@1", "ms_per_query"} <= summary.keys()
+    assert (summary["collection"], summary["split"], summary["queries"]) == ("mini", "dev", 2)
+    assert summary["map@5"] == 1.0 and summary["p@1"] == 1.0
+    assert any(line.startswith("MAP@5") for line in lines[:-1])
+    # Another split name works the same; a directory without the layout is refused with exit status 2.
+    (coll / "dev").rename(coll / "dev-test")
+    assert main([str(coll), "dev-test"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["split"] == "dev-test"
+    assert main([str(coll), "dev"]) == 2
+    assert main([str(tmp_path / "nothing"), "dev"]) == 2
