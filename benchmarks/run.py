@@ -6,7 +6,7 @@
     .venv/bin/python -m benchmarks.run --scales 100000 --rounds 3 --peers bm25s tantivy   # medians of 3 turns
     .venv/bin/python -m benchmarks.run --import-only --scales 1000 10000     # import speed alone, fresh databases
     .venv/bin/python -m benchmarks.run --import-only --scales 5000 \
-        --import-into benchmarks/.cache/synth-100000-g4-s2/corpus.db        # 5k more stories into a copy of 100k
+        --import-into benchmarks/.cache/synth-100000-g4-s4/corpus.db        # 5k more stories into a copy of 100k
 
 Needs the bench extra (pip install -e '.[bench]').  For each scale: a synthetic corpus (benchmarks/synth.py) is
 imported through ``Corpus.apply`` (chunks of 1,000 stories, audited, as the CLI imports a file) into a database

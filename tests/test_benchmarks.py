@@ -126,3 +126,29 @@ def test_checkthat_script_runs_any_collection_of_that_layout(tmp_path, capsys) -
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["split"] == "dev-test"
     assert main([str(coll), "dev"]) == 2
     assert main([str(tmp_path / "nothing"), "dev"]) == 2
+
+
+def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch, capsys) -> None:
+    """benchmarks/run.py at 60 stories with no peer (the peers are a benchmark-only extra): the corpus generated and
+    imported through Corpus.apply, Crosscheck measured in its own process, the table printed with the machine noted,
+    and the JSON report written.  Timings are printed, never asserted."""
+    import benchmarks.run as run
+
+    monkeypatch.setattr(run, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(run, "OUT", tmp_path / "out")
+    assert run.main(["--scales", "60", "--queries", "5", "--peers"]) == 0
+    printed = capsys.readouterr().out
+    assert "machine:" in printed and "Python" in printed and "SQLite" in printed
+    assert "chatter" in printed and "Ranking mode" in printed
+    report = json.loads((tmp_path / "out" / "run-60.json").read_text())
+    scale = report["scales"][0]
+    assert scale["stories"] == 60 and scale["claims"] > 60 and scale["articles"] > 0 and scale["db_mib"] > 0
+    assert scale["import_articles_per_s"] > 0
+    cc = scale["systems"]["crosscheck"]
+    assert set(scale["systems"]) == {"crosscheck"}
+    for kind in ("short", "long", "link"):
+        assert cc[kind]["n"] == 5 and 0 < cc[kind]["p50_ms"] <= cc[kind]["p99_ms"]
+        assert cc[kind]["p_at_1"] >= 0.6  # the query is made from its story: the matcher finds most of them
+        assert 0 < cc["product"][kind]["p50_ms"] <= cc["product"][kind]["p99_ms"]
+    assert cc["chatter_n"] == 500 and cc["chatter_false_hits"] == 0 and cc["chatter_per_s"] > 0
+    assert cc["startup_s"] > 0 and cc["rss_mib"] > 0
