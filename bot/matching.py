@@ -317,19 +317,20 @@ class _Index:
 
     def __init__(self, reader: CorpusReader, *, snapshot: bool = True):
         started = time.perf_counter()
-        self.version = reader.version()
-        #: The last entry of the corpus's log of re-indexed stories this index includes (read before anything else:
-        #: a change that lands while it is built is applied again by the next update, which is harmless).
-        self.change_id = reader.index_change_id()
-        self._fresh_caches()
-        path = _snapshot_path(reader) if snapshot else None
-        key = _snapshot_key(reader, self.version) if path else None
-        with _no_cyclic_gc():  # millions of small objects: the collector would rescan them again and again
-            loaded = bool(path and self._load(path, key))
-            if not loaded:
-                self._build(reader)
-                if path:
-                    self._save(path, key)
+        # One state of the file throughout: the next update applies the log's later entries to exactly this one.
+        with reader.read_transaction():
+            self.version = reader.version()
+            #: The last entry of the corpus's log of re-indexed stories this index includes.
+            self.change_id = reader.index_change_id()
+            self._fresh_caches()
+            path = _snapshot_path(reader) if snapshot else None
+            key = self._key = _snapshot_key(reader, self.version) if path else None
+            with _no_cyclic_gc():  # millions of small objects: the collector would rescan them again and again
+                loaded = bool(path and self._load(path, key))
+                if not loaded:
+                    self._build(reader)
+                    if path:
+                        self._save(path, key)
         self.stories = _Stories(self._packed_stories)
         #: Seconds this index took to load or build (Matcher decides from it how to replace it).
         self.build_s = time.perf_counter() - started
@@ -405,10 +406,16 @@ class _Index:
     @classmethod
     def updated(cls, old: _Index, reader: CorpusReader, *, snapshot: bool = True) -> _Index | None:
         """The index of the corpus's current state made from ``old`` and the log of re-indexed stories (schema v4):
-        only those stories' facets and aliases are read again, and the vocabulary (its document frequencies may have
-        changed anywhere the stories' words are).  None when the log cannot say what changed since ``old`` (too
-        many stories: INCREMENTAL_MAX_STORIES, or entries dropped): then build in full.  ``old`` is not changed
-        (checks go on using it meanwhile).  Equal to a full build of the same state (tests/test_matching.py)."""
+        only those stories' facets and aliases are read again, and the document frequencies change by the terms of
+        those stories' rows before and now (schema v5; the whole vocabulary is read again only if an entry predates
+        it).  None when the log cannot say what changed since ``old`` (too many stories: INCREMENTAL_MAX_STORIES, or
+        entries dropped): then build in full.  ``old`` is not changed (checks go on using it meanwhile).  Equal to a
+        full build of the same state (tests/test_matching.py)."""
+        with reader.read_transaction():  # the log, the rows and the counts of one state
+            return cls._updated(old, reader, snapshot=snapshot)
+
+    @classmethod
+    def _updated(cls, old: _Index, reader: CorpusReader, *, snapshot: bool) -> _Index | None:
         started = time.perf_counter()
         version = reader.version()
         since = reader.index_changes_since(old.change_id, INCREMENTAL_MAX_STORIES)
@@ -450,11 +457,28 @@ class _Index:
                 new._alias_index()
             else:
                 new.alias_first, new.alias_words = old.alias_first, old.alias_words
-            new.df = dict(reader.story_vocabulary())
+            changes = reader.index_term_changes(old.change_id, change_id)
+            if changes is None:
+                new.df = dict(reader.story_vocabulary())
+                terms_gone, terms_came = old.df.keys() - new.df.keys(), new.df.keys() - old.df.keys()
+            else:
+                new.df = dict(old.df)
+                terms_gone, terms_came = set(), set()
+                for term, gained in changes.items():
+                    was = new.df.get(term, 0)
+                    n = was + gained
+                    if n > 0:
+                        new.df[term] = n
+                        if not was:
+                            terms_came.add(term)
+                    elif was:
+                        del new.df[term]
+                        terms_gone.add(term)
             new.n_docs = max(1, reader.story_row_count())
-            path = _snapshot_path(reader) if snapshot else None
-            if path:
-                new._save(path, _snapshot_key(reader, version))
+            path = _snapshot_path(reader)
+            new._key = _snapshot_key(reader, version) if path else None
+            if path and snapshot:
+                new._save(path, new._key)
         # The typo-correction structures of the old index, if built, are updated for the words that came and went
         # (shared if none did; read-only once built), not built again (1 s at 100k stories).
         gone, came = old.alias_words - new.alias_words, new.alias_words - old.alias_words
@@ -462,8 +486,7 @@ class _Index:
             new._alias_deletes[letter] = _retabled(part, [w for w in gone if w[0] == letter],
                                                    [w for w in came if w[0] == letter], _alias_deletes_keys)
         if old._vocab_by_len is not None:
-            new._vocab_by_len = _retabled(old._vocab_by_len, old.df.keys() - new.df.keys(),
-                                          new.df.keys() - old.df.keys(), _vocab_by_len_keys)
+            new._vocab_by_len = _retabled(old._vocab_by_len, terms_gone, terms_came, _vocab_by_len_keys)
         new.stories = _Stories(new._packed_stories)
         new.build_s = old.build_s  # what a full build costs, for Matcher._slow
         new.made_by = "update"
@@ -546,6 +569,13 @@ class _Index:
             os.replace(tmp, path)
         except OSError:
             tmp.unlink(missing_ok=True)
+
+    def save_snapshot(self, reader: CorpusReader) -> None:
+        """Save this index as the snapshot beside the database (one made with ``snapshot=False``, saved once it
+        serves), unless the corpus has changed since: a snapshot of an older state would never be loaded."""
+        path = _snapshot_path(reader)
+        if path and self._key is not None and self.version == reader.version():
+            self._save(path, self._key)
 
     def _load(self, path: Path, key: tuple) -> bool:
         try:
@@ -994,10 +1024,11 @@ class Matcher:
                 idx = self._index = self._next_index(idx, child=False)
         return idx
 
-    def _next_index(self, current: _Index | None, *, child: bool) -> _Index:
+    def _next_index(self, current: _Index | None, *, child: bool, snapshot: bool = True) -> _Index:
         """The index of the corpus's current state: ``current`` updated from the change log, or else built in full
-        (``child``: by a child process, whose snapshot is then loaded, if the corpus has not changed again since)."""
-        idx = _Index.updated(current, self.reader) if current is not None else None
+        (``child``: by a child process, whose snapshot is then loaded, if the corpus has not changed again since).
+        ``snapshot=False``: an update does not save its snapshot (the caller does, once the index serves)."""
+        idx = _Index.updated(current, self.reader, snapshot=snapshot) if current is not None else None
         if idx is None:
             if child:
                 _snapshot_in_subprocess(self.reader)
@@ -1023,7 +1054,8 @@ class Matcher:
             if current is not None and current.version == self.reader.version():
                 # A check that read the previous index just before the last rebuild replaced it asked for this one.
                 return
-            idx = self._next_index(current, child=self.rebuild_in_subprocess)
+            # An update's snapshot is saved after it serves (0.2 s at 100k stories that the new story need not wait).
+            idx = self._next_index(current, child=self.rebuild_in_subprocess, snapshot=False)
             # Ready before it serves: otherwise the first checks on it that meet an unknown word would wait for the
             # typo-correction structures (1.7 s at 100k stories, sharing the CPU with the checks).
             idx.warming = True
@@ -1034,6 +1066,11 @@ class Matcher:
         with self._lock:
             if self._index is None or idx.version >= self._index.version:
                 self._index = idx
+        if idx.made_by == "update":
+            try:
+                idx.save_snapshot(self.reader)
+            except Exception:  # a snapshot only saves the next start some seconds
+                log.exception("saving the matcher index snapshot failed")
 
     def wait_for_index(self) -> _Index:
         """The index of the current corpus version, after any background rebuild (CLI, tests, benchmarks)."""

@@ -135,6 +135,15 @@ def passages(text: str, limit: int = PASSAGE_CHARS) -> list[str]:
     return out
 
 
+#: Logs stories about to be re-indexed (a JSON array of ids) with the story-index rows each has now.
+_LOG_REINDEXED = """
+INSERT INTO index_changes (story_id, old_rows)
+SELECT s.value, (SELECT json_group_array(coalesce(title, '') || char(10) || coalesce(body, '')) FROM search_story
+                 WHERE rowid IN (SELECT row FROM search_rows WHERE fts = 'search_story' AND story_id = s.value))
+FROM json_each(?) AS s ORDER BY s.key
+"""
+
+
 def _story_rows(docs: dict[tuple[str, int], list[Any]]) -> list[tuple[str, str, str, str, int]]:
     """Rows of ``search_story``: (title, body lines, their stems, story id, guild) per story and server."""
     from bot.text import content_terms
@@ -410,6 +419,10 @@ class Corpus:
             story_src = [(x, written_guild, new_stories[x].title, new_stories[x].summary) for x in new if x in new_stories]
             claim_src = [(c.id, c.story, written_guild, c.text) for x in new for c in new_claims.get(x, ())]
             article_src = [(a.id, a.story, written_guild, a.title, a.text) for x in new for a in new_articles.get(x, ())]
+            # Every story re-indexed here (also one left with no rows) goes to the log running matchers update their
+            # index from, with its story-index rows as they are before this change (schema v5: the matcher takes
+            # their terms out of its document frequencies; '[]' for a story created by this file, which has none).
+            await self.conn.execute(_LOG_REINDEXED, (json.dumps(chunk),))
             if old:
                 for fts in ("search_passage", "search_story"):
                     await self.conn.execute(
@@ -470,8 +483,6 @@ class Corpus:
                     "INSERT INTO search_rows (fts, row, story_id) VALUES ('search_story', ?, ?)",
                     [(base + i, r[3]) for i, r in enumerate(story_rows, start=1)],
                 )
-            # Every story re-indexed here (also one left with no rows): running matchers update their index from it.
-            await self.conn.executemany("INSERT INTO index_changes (story_id) VALUES (?)", [(x,) for x in chunk])
         await self.conn.execute("DELETE FROM index_changes WHERE id <= (SELECT max(id) FROM index_changes) - ?",
                                 (INDEX_CHANGES_KEPT,))
 

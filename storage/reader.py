@@ -10,6 +10,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,6 +185,11 @@ def _varints(data: bytes) -> list[int]:
                 break
         out.append(v)
     return out
+
+
+#: The tokenizer of the story-level index (storage/migrations/0002_search_story.sql); a scratch table that
+#: tokenises rows the way the index does uses it too (tests check the two agree).
+STORY_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 
 class CorpusReader:
@@ -454,6 +460,49 @@ class CorpusReader:
         ids = [r[0] for r in self.conn.execute(
             "SELECT DISTINCT story_id FROM index_changes WHERE id > ? AND id <= ? LIMIT ?", (after, hi, at_most + 1))]
         return None if len(ids) > at_most else (hi, ids)
+
+    def index_term_changes(self, after: int, last: int) -> dict[str, int] | None:
+        """How the document frequencies of the story-level index's terms changed with the log's entries after
+        ``after`` up to ``last`` (term -> rows gained, negative if lost; terms that did not change left out): each
+        story's rows as they were before its first entry there are taken away and its rows now are added, each row
+        tokenised by a scratch FTS5 table with the index's own tokenizer.  None when an entry does not hold the rows
+        (made before schema v5): then only the whole vocabulary can say.  Read it in the same transaction as the
+        log's ``last`` entry (``read_transaction``)."""
+        first = "SELECT min(id) FROM index_changes WHERE id > ? AND id <= ? GROUP BY story_id"
+        if self.conn.execute(f"SELECT 1 FROM index_changes WHERE id IN ({first}) AND old_rows IS NULL LIMIT 1",  # noqa: S608
+                             (after, last)).fetchone():
+            return None
+        c = self.conn
+        c.execute("DROP TABLE IF EXISTS temp.reindexed_rows")
+        c.execute(f"CREATE VIRTUAL TABLE temp.reindexed_rows USING fts5(before, now, tokenize = {STORY_TOKENIZER!r})")
+        c.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.reindexed_vocab USING fts5vocab(temp, reindexed_rows, col)")
+        c.execute(f"INSERT INTO temp.reindexed_rows (before) SELECT j.value FROM index_changes AS e, json_each(e.old_rows) AS j "  # noqa: S608
+                  f"WHERE e.id IN ({first})", (after, last))
+        c.execute(
+            "INSERT INTO temp.reindexed_rows (now) SELECT coalesce(title, '') || char(10) || coalesce(body, '') "
+            "FROM search_story WHERE rowid IN (SELECT row FROM search_rows WHERE fts = 'search_story' AND story_id IN "
+            "(SELECT story_id FROM index_changes WHERE id > ? AND id <= ?))", (after, last))
+        out: dict[str, int] = {}
+        for term, col, doc in c.execute("SELECT term, col, doc FROM temp.reindexed_vocab"):
+            out[term] = out.get(term, 0) + (doc if col == "now" else -doc)
+        c.execute("DROP TABLE temp.reindexed_rows")
+        return {t: d for t, d in out.items() if d}
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[None]:
+        """Every read in the block sees one state of the file (WAL: a writer's commit meanwhile is not seen), so
+        that what is read together agrees (the matcher's index: its change-log position and the vocabulary).
+        Re-entrant: inside another one it adds nothing."""
+        conn = self.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")  # nothing was written but temp tables: ends the read
 
     def article_by_canonical_url(self, canonical: str, guild_id: int | None) -> tuple[str, str] | None:
         """(article id, story id) of the article at this canonical URL, if the server sees it."""

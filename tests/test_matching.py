@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bot.matching import Matcher
 from bot.models import CorpusFile, Entity, Story, Claim
 from storage.corpus import Actor, Corpus
+from storage.db import connect
 from storage.reader import CorpusReader
 from tests.conftest import SEED_STORY
 
@@ -521,6 +522,34 @@ def test_a_replaced_index_is_freed_without_the_cyclic_collector(seeded_path, rea
             gc.enable()
 
 
+def test_a_background_update_saves_its_snapshot_after_it_serves(seeded_path, reader: CorpusReader, monkeypatch) -> None:
+    """An update from the change log serves first, then saves the snapshot the next start loads (equal to it); a
+    snapshot of a state the corpus has since left is not saved."""
+    from bot.matching import _Index, _snapshot_path
+
+    m = Matcher(reader, background_rebuild=True)
+    first = m.index
+    saves: list[tuple[_Index, bool]] = []  # (the index saved, whether it was serving then)
+    real_save = _Index._save
+
+    def save(self, path, key):
+        saves.append((self, m._index is self))
+        real_save(self, path, key)
+
+    monkeypatch.setattr(_Index, "_save", save)
+    _add_story(seeded_path, BRIDGE, [], guild=0)
+    assert m.index is first
+    m._rebuild.result()
+    new = m._index
+    assert new.made_by == "update" and saves == [(new, True)]
+    loaded = _Index(reader)
+    assert loaded.made_by == "snapshot" and _index_state(loaded) == _index_state(new)
+    before = _snapshot_path(reader).read_bytes()
+    _remove_story(seeded_path, "bridge")
+    new.save_snapshot(reader)  # of an older state than the corpus's now
+    assert _snapshot_path(reader).read_bytes() == before and len(saves) == 1
+
+
 def test_a_background_rebuild_builds_in_a_child_process_or_else_in_a_thread(seeded_path, reader: CorpusReader,
                                                                               monkeypatch, caplog, tmp_path) -> None:
     """A large corpus's new index is built by a child process (``python -m bot.matching DB``), which checks do not
@@ -590,11 +619,19 @@ def test_the_index_updated_from_the_change_log_equals_a_full_build(seeded_path, 
         ("a server's own story", lambda c: c.apply(CorpusFile(stories=[Story(
             id="local", title="Harbour ferry fares double", topic_terms=["fares"],
             entities=[Entity(id="f", name="Harbour Ferry")])]), mod)),
+        # Words the tokenizer must read as the index does: diacritics, other scripts, digits, apostrophes, hyphens.
+        ("a claim in other scripts", lambda c: c.apply(CorpusFile(claims=[Claim(
+            id="local-2", story="local", text="Ça coûte 3,5 € : naïve Zürich, 東京 und Straße; don't e-mail O'Brien")]), mod)),
+        ("its claim edited", lambda c: c.apply(CorpusFile(claims=[Claim(
+            id="local-2", story="local", text="Zürich fares: 4,5 € now")]), mod)),
     ]
-    prev = _Index(reader, snapshot=False)
+    first = prev = _Index(reader, snapshot=False)
     for label, change in steps:
         _corpus_do(seeded_path, change)
-        updated = _Index.updated(prev, reader, snapshot=False)
+        # The document frequencies come from the changed stories' rows, never from the whole vocabulary.
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(CorpusReader, "story_vocabulary", lambda self: pytest.fail("read the whole vocabulary"))
+            updated = _Index.updated(prev, reader, snapshot=False)
         assert updated is not None and updated.made_by == "update", label
         full = _Index(reader, snapshot=False)
         assert _index_state(updated) == _index_state(full), label
@@ -602,6 +639,35 @@ def test_the_index_updated_from_the_change_log_equals_a_full_build(seeded_path, 
         prev = updated  # the next update starts from this one: a mistake would carry on and show
     assert prev.aliases["old town bridge"].startswith("aardvark")
     assert "quokka" not in prev.df and prev.stories.get("bridge").title == "Old town bridge reopens"
+    assert {"zurich", "4"} <= prev.df.keys() and "東京" not in prev.df  # the edit took its words away
+    # Every change at once (stories changed several times, one removed and restored): the same again.
+    assert _index_state(_Index.updated(first, reader, snapshot=False)) == _index_state(prev)
+
+
+def test_an_update_over_log_entries_older_than_schema_5_reads_the_vocabulary(seeded_path, reader: CorpusReader) -> None:
+    """Entries made before schema v5 do not hold a story's rows as they were: the update reads the whole vocabulary
+    for its document frequencies, and is still equal to a full build."""
+    from bot.matching import _Index
+
+    owner = Actor(guild_id=0, user_id=0, name="owner")
+    prev = _Index(reader, snapshot=False)
+    _corpus_do(seeded_path, lambda c: c.apply(CorpusFile(stories=[BRIDGE], claims=[Claim(
+        id="bridge-c", story="bridge", text="The old town bridge is closed for repairs.")]), owner))
+    writer = connect(seeded_path)
+    writer.execute("UPDATE index_changes SET old_rows = NULL")
+    writer.close()
+    assert reader.index_term_changes(prev.change_id, reader.index_change_id()) is None
+    updated = _Index.updated(prev, reader, snapshot=False)
+    assert updated is not None and updated.made_by == "update"
+    assert _index_state(updated) == _index_state(_Index(reader, snapshot=False))
+    assert updated.df["bridg"] == prev.df.get("bridg", 0) + 1
+
+
+def test_the_scratch_tokenizer_is_the_story_index_tokenizer(reader: CorpusReader) -> None:
+    from storage.reader import STORY_TOKENIZER
+
+    sql = reader.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'search_story'").fetchone()[0]
+    assert f"tokenize = '{STORY_TOKENIZER}'" in sql
 
 
 def test_the_index_is_built_in_full_when_the_change_log_cannot_say(seeded_path, reader: CorpusReader,
