@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
 
 
@@ -45,3 +46,16 @@ def score_run(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Iterable[str
         "p@1": sum(precision_at(run.get(q, []), qrels[q], 1) for q in qids) / n,
     }
     return out
+
+
+def bootstrap_interval(values: Sequence[float], *, resamples: int = 10_000, level: float = 0.95,
+                       seed: int = 0) -> tuple[float, float]:
+    """The percentile bootstrap interval of the mean of ``values`` (e.g. each query's AP@5): how far the score
+    could move on another sample of queries like these.  Seeded, so a run prints the same interval every time."""
+    n = len(values)
+    if not n:
+        return (0.0, 0.0)
+    rng = random.Random(seed)
+    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
+    tail = (1.0 - level) / 2
+    return means[int(tail * resamples)], means[min(resamples - 1, int((1.0 - tail) * resamples))]

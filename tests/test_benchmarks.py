@@ -95,6 +95,18 @@ def test_rounds_are_merged_per_query_and_their_ratios_kept() -> None:
     assert "bm25s short 2.00 / 1.00 / 3.00" in render(report)
 
 
+def test_bootstrap_interval_of_a_mean() -> None:
+    from benchmarks.metrics import bootstrap_interval
+
+    assert bootstrap_interval([0.5] * 40) == (0.5, 0.5)
+    assert bootstrap_interval([]) == (0.0, 0.0)
+    values = [1.0] * 180 + [0.0] * 20  # mean 0.9
+    lo, hi = bootstrap_interval(values)
+    assert 0.85 < lo < 0.9 < hi < 0.95 and bootstrap_interval(values) == (lo, hi)  # seeded: the same every run
+    lo99, hi99 = bootstrap_interval(values, level=0.99)
+    assert lo99 <= lo and hi <= hi99
+
+
 def test_checkthat_script_runs_any_collection_of_that_layout(tmp_path, capsys) -> None:
     """benchmarks/checkthat.py end to end on a tiny collection: the normal import and matcher, a readable table, and
     the JSON summary as the last line; a directory without the layout is refused."""
@@ -120,12 +132,46 @@ def test_checkthat_script_runs_any_collection_of_that_layout(tmp_path, capsys) -
     assert (summary["collection"], summary["split"], summary["queries"]) == ("mini", "dev", 2)
     assert summary["map@5"] == 1.0 and summary["p@1"] == 1.0
     assert any(line.startswith("MAP@5") for line in lines[:-1])
-    # Another split name works the same; a directory without the layout is refused with exit status 2.
+    assert any(line.startswith("MAP@5 95% CI") and "1.0000 – 1.0000" in line for line in lines[:-1])
+    # Another split name works the same, and --run writes the ranked lists (TREC run format); a directory without
+    # the layout is refused with exit status 2.
     (coll / "dev").rename(coll / "dev-test")
-    assert main([str(coll), "dev-test"]) == 0
+    assert main([str(coll), "dev-test", "--run", str(tmp_path / "run.txt")]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["split"] == "dev-test"
+    rows = [line.split() for line in (tmp_path / "run.txt").read_text(encoding="utf-8").splitlines()]
+    assert rows[0] == ["q1", "Q0", "1", "1", "1.0000", "crosscheck"]
+    assert {r[0] for r in rows} == {"q1", "q2"} and all(len(r) == 6 for r in rows)
+    assert [r[2] for r in rows if r[0] == "q2"][0] == "2" and [int(r[3]) for r in rows if r[0] == "q2"][0] == 1
     assert main([str(coll), "dev"]) == 2
     assert main([str(tmp_path / "nothing"), "dev"]) == 2
+
+
+def test_checkthat_script_scores_bm25s_on_the_same_queries(tmp_path, capsys) -> None:
+    """--peer bm25s (the bench extra): the lexical reference scored on the same queries, with the paired interval of
+    the difference."""
+    pytest.importorskip("bm25s")
+    pytest.importorskip("Stemmer")
+    from benchmarks.checkthat import main
+
+    coll = tmp_path / "mini"
+    (coll / "dev").mkdir(parents=True)
+    vclaims = [{"id": str(i), "title": t, "claim": c} for i, (t, c) in enumerate([
+        ("Did a giant squid wash ashore in Lisbon?", "A giant squid washed up on a Lisbon beach."),
+        ("Was the Eiffel Tower sold for scrap?", "The Eiffel Tower was sold as scrap metal."),
+        ("Do carrots improve night vision?", "Eating carrots lets people see in the dark."),
+        ("Is the moon made of cheese?", "Astronauts found cheese on the moon."),
+        ("Did a dog become mayor of a town?", "A dog was elected mayor of a small town."),
+        ("Was a whale found in a river?", "A whale swam up the Thames river."),
+    ], start=1)]
+    (coll / "vclaims.jsonl").write_text("\n".join(json.dumps(v) for v in vclaims) + "\n", encoding="utf-8")
+    (coll / "dev" / "queries.tsv").write_text(
+        "q1\tgiant squid on a Lisbon beach\nq2\tthe eiffel tower was sold for scrap\nq3\tcarrots and night vision\n",
+        encoding="utf-8")
+    (coll / "dev" / "qrels.tsv").write_text("q1\t0\t1\t1\nq2\t0\t2\t1\nq3\t0\t3\t1\n", encoding="utf-8")
+    assert main([str(coll), "dev", "--peer", "bm25s"]) == 0
+    printed = capsys.readouterr().out
+    line = next(x for x in printed.splitlines() if x.startswith("bm25s"))
+    assert "MAP@5 1.0000" in line and "Crosscheck minus bm25s: +0.0000" in line and "paired bootstrap" in line
 
 
 def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch, capsys) -> None:
