@@ -51,6 +51,9 @@ _CHUNK = 400  # ids per IN (...) query
 #: Entries of ``index_changes`` kept (schema v4): a running matcher updates its index from them when it is fewer
 #: stories behind than bot.matching.INCREMENTAL_MAX_STORIES (far fewer), else it rebuilds in full.
 INDEX_CHANGES_KEPT = 20_000
+#: Of those, the latest entries that keep the story's rows as they were (schema v5); older ones drop them (an update
+#: that reaches back that far reads the whole vocabulary instead), so a large re-import leaves the log small.
+INDEX_CHANGE_ROWS_KEPT = 4_000
 
 
 class CorpusError(ValueError):
@@ -485,6 +488,9 @@ class Corpus:
                 )
         await self.conn.execute("DELETE FROM index_changes WHERE id <= (SELECT max(id) FROM index_changes) - ?",
                                 (INDEX_CHANGES_KEPT,))
+        await self.conn.execute("UPDATE index_changes SET old_rows = NULL "
+                                "WHERE id <= (SELECT max(id) FROM index_changes) - ? AND old_rows IS NOT NULL",
+                                (INDEX_CHANGE_ROWS_KEPT,))
 
     # -- applying a corpus file (seed, import, every add/edit) ----------------------------------------------------
 

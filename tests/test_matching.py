@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from hypothesis import given, settings
@@ -661,6 +662,26 @@ def test_an_update_over_log_entries_older_than_schema_5_reads_the_vocabulary(see
     assert updated is not None and updated.made_by == "update"
     assert _index_state(updated) == _index_state(_Index(reader, snapshot=False))
     assert updated.df["bridg"] == prev.df.get("bridg", 0) + 1
+
+
+def test_only_the_latest_log_entries_keep_the_rows(seeded_path, reader: CorpusReader, monkeypatch) -> None:
+    """Entries older than the latest INDEX_CHANGE_ROWS_KEPT drop the story's rows (a large re-import must not leave
+    them all in the log); an update reaching back to them reads the vocabulary, and is still exact."""
+    from bot.matching import _Index
+    from storage import corpus as corpus_mod
+
+    monkeypatch.setattr(corpus_mod, "INDEX_CHANGE_ROWS_KEPT", 1)
+    owner = Actor(guild_id=0, user_id=0, name="owner")
+    prev = _Index(reader, snapshot=False)
+    _corpus_do(seeded_path, lambda c: c.apply(CorpusFile(stories=[BRIDGE]), owner))
+    _corpus_do(seeded_path, lambda c: c.apply(CorpusFile(stories=[BRIDGE.model_copy(update={"title": "Bridge reopens"})]), owner))
+    kept = reader.conn.execute("SELECT old_rows IS NOT NULL FROM index_changes WHERE id > ? ORDER BY id",
+                               (prev.change_id,)).fetchall()
+    assert [x[0] for x in kept] == [0, 1]  # the newest keeps the rows the edit replaced
+    assert json.loads(reader.conn.execute("SELECT old_rows FROM index_changes ORDER BY id DESC").fetchone()[0]) == [
+        "Old town bridge closed for repairs\n"]
+    updated = _Index.updated(prev, reader, snapshot=False)
+    assert _index_state(updated) == _index_state(_Index(reader, snapshot=False))
 
 
 def test_the_scratch_tokenizer_is_the_story_index_tokenizer(reader: CorpusReader) -> None:
