@@ -664,6 +664,30 @@ def test_an_update_over_log_entries_older_than_schema_5_reads_the_vocabulary(see
     assert updated.df["bridg"] == prev.df.get("bridg", 0) + 1
 
 
+def test_a_change_committed_while_the_index_is_built_is_applied_once(seeded_path, reader: CorpusReader,
+                                                                    monkeypatch) -> None:
+    """The build reads one state of the file (a read transaction): a moderator's change committed meanwhile is not
+    half in it, and the next update applies it exactly once (its document frequencies are deltas)."""
+    from bot.matching import _Index
+
+    real = CorpusReader.index_change_id
+    writes: list[str] = []
+
+    def change_id_then_a_write(self):
+        got = real(self)
+        if not writes:
+            writes.append("bridge")
+            _add_story(seeded_path, BRIDGE, [Claim(id="bridge-q", story="bridge", text="Quokkas closed the bridge.")], guild=0)
+        return got
+
+    monkeypatch.setattr(CorpusReader, "index_change_id", change_id_then_a_write)
+    built = _Index(reader, snapshot=False)
+    monkeypatch.undo()
+    assert writes and "quokka" not in built.df and not built.stories.get("bridge")  # the state before the write
+    updated = _Index.updated(built, reader, snapshot=False)
+    assert updated.df["quokka"] == 1 and _index_state(updated) == _index_state(_Index(reader, snapshot=False))
+
+
 def test_only_the_latest_log_entries_keep_the_rows(seeded_path, reader: CorpusReader, monkeypatch) -> None:
     """Entries older than the latest INDEX_CHANGE_ROWS_KEPT drop the story's rows (a large re-import must not leave
     them all in the log); an update reaching back to them reads the vocabulary, and is still exact."""
