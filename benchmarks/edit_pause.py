@@ -1,6 +1,6 @@
 """What a moderator's edit costs the checks of a running bot on a large corpus.
 
-    .venv/bin/python -m benchmarks.edit_pause benchmarks/.cache/synth-100000-g4-s4
+    .venv/bin/python -m benchmarks.edit_pause benchmarks/.cache/synth-100000-g4-s5
 
 On a copy of the cached corpus (deleted afterwards): a matcher loads its index (snapshot), a thread runs short-claim
 checks back to back, and meanwhile one story is added through ``Corpus.apply`` (as ``/corpus story-add`` does).  The

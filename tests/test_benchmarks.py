@@ -184,6 +184,7 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     monkeypatch.setattr(run, "OUT", tmp_path / "out")
     assert run.main(["--scales", "60", "--queries", "5", "--peers"]) == 0
     printed = capsys.readouterr().out
+    assert "page cache warm: the database file read through before each Crosscheck round" in printed
     assert "machine:" in printed and "Python" in printed and "SQLite" in printed
     assert "chatter" in printed and "Ranking mode" in printed
     report = json.loads((tmp_path / "out" / "run-60.json").read_text())
