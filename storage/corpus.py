@@ -39,7 +39,7 @@ from bot.models import (
     AttachedQuestion,
 )
 from storage.db import connect_async
-from storage.reader import GLOBAL, CorpusReader, gid, row_article, row_claim, row_position, row_story, row_entity
+from storage.reader import GLOBAL, STORY_ROW_TEXT, CorpusReader, gid, row_article, row_claim, row_position, row_story, row_entity
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +139,9 @@ def passages(text: str, limit: int = PASSAGE_CHARS) -> list[str]:
 
 
 #: Logs stories about to be re-indexed (a JSON array of ids) with the story-index rows each has now.
-_LOG_REINDEXED = """
+_LOG_REINDEXED = f"""
 INSERT INTO index_changes (story_id, old_rows)
-SELECT s.value, (SELECT json_group_array(coalesce(title, '') || char(10) || coalesce(body, '')) FROM search_story
+SELECT s.value, (SELECT json_group_array({STORY_ROW_TEXT}) FROM search_story
                  WHERE rowid IN (SELECT row FROM search_rows WHERE fts = 'search_story' AND story_id = s.value))
 FROM json_each(?) AS s ORDER BY s.key
 """

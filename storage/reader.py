@@ -190,6 +190,9 @@ def _varints(data: bytes) -> list[int]:
 #: The tokenizer of the story-level index (storage/migrations/0002_search_story.sql); a scratch table that
 #: tokenises rows the way the index does uses it too (tests check the two agree).
 STORY_TOKENIZER = "porter unicode61 remove_diacritics 2"
+#: A ``search_story`` row as one text for the change log (schema v5; the delete trigger of migration 0005 writes the
+#: same): its terms are the row's terms, since the newline only separates the title's tokens from the body's.
+STORY_ROW_TEXT = "coalesce(title, '') || char(10) || coalesce(body, '')"
 
 
 class CorpusReader:
@@ -479,7 +482,7 @@ class CorpusReader:
         c.execute(f"INSERT INTO temp.reindexed_rows (before) SELECT j.value FROM index_changes AS e, json_each(e.old_rows) AS j "  # noqa: S608
                   f"WHERE e.id IN ({first})", (after, last))
         c.execute(
-            "INSERT INTO temp.reindexed_rows (now) SELECT coalesce(title, '') || char(10) || coalesce(body, '') "
+            f"INSERT INTO temp.reindexed_rows (now) SELECT {STORY_ROW_TEXT} "  # noqa: S608
             "FROM search_story WHERE rowid IN (SELECT row FROM search_rows WHERE fts = 'search_story' AND story_id IN "
             "(SELECT story_id FROM index_changes WHERE id > ? AND id <= ?))", (after, last))
         out: dict[str, int] = {}
