@@ -209,6 +209,7 @@ def evaluate(collection: Path, split: str, db_path: Path | None = None, *, reran
         finally:
             reader.close()
     metrics = score_run(run, {q: qrels[q] for q, _ in scored})
+    ap5 = [average_precision(run.get(q, []), qrels[q], TOP) for q, _ in scored]  # per query, for the intervals
     out = {
         "collection": collection.name or str(collection),
         "split": split,
@@ -218,7 +219,7 @@ def evaluate(collection: Path, split: str, db_path: Path | None = None, *, reran
         "_index_s": load_s,
         "_claims": len(ids),
         "_skipped": len(queries) - len(scored),
-        "_map5_interval": bootstrap_interval(ap5 := [average_precision(run.get(q, []), qrels[q], TOP) for q, _ in scored]),
+        "_map5_interval": bootstrap_interval(ap5),
         "_run": run,
     }
     if peer == "bm25s":

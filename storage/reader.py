@@ -471,11 +471,11 @@ class CorpusReader:
         tokenised by a scratch FTS5 table with the index's own tokenizer.  None when an entry does not hold the rows
         (made before schema v5): then only the whole vocabulary can say.  Read it in the same transaction as the
         log's ``last`` entry (``read_transaction``)."""
-        first = "SELECT min(id) FROM index_changes WHERE id > ? AND id <= ? GROUP BY story_id"
-        if self.conn.execute(f"SELECT 1 FROM index_changes WHERE id IN ({first}) AND old_rows IS NULL LIMIT 1",  # noqa: S608
-                             (after, last)).fetchone():
-            return None
         c = self.conn
+        first = "SELECT min(id) FROM index_changes WHERE id > ? AND id <= ? GROUP BY story_id"
+        if c.execute(f"SELECT 1 FROM index_changes WHERE id IN ({first}) AND old_rows IS NULL LIMIT 1",  # noqa: S608
+                     (after, last)).fetchone():
+            return None
         c.execute("DROP TABLE IF EXISTS temp.reindexed_rows")
         c.execute(f"CREATE VIRTUAL TABLE temp.reindexed_rows USING fts5(before, now, tokenize = {STORY_TOKENIZER!r})")
         c.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.reindexed_vocab USING fts5vocab(temp, reindexed_rows, col)")
