@@ -35,11 +35,14 @@ def _fail(msg: str, code: int = 2) -> int:
     return code
 
 
-async def open_corpus(path: Path, *, check: str = "quick", seed: bool = True) -> Corpus:
-    """Open (creating and migrating if needed) and seed a new database on first open."""
-    corpus = await Corpus.open(path, check=check)
+async def open_corpus(path: Path, *, check: str = "quick", seed: bool = True, defer_check: bool = False) -> Corpus:
+    """Open (creating and migrating if needed) and seed a new database on first open.  ``defer_check``: see
+    ``Corpus.open`` (a file that still needs its seed is checked before seeding)."""
+    corpus = await Corpus.open(path, check=check, defer_check=defer_check)
     try:
         if seed:
+            if defer_check and await corpus.meta("seeded") is None:
+                await corpus.verified()
             await corpus.seed(load_seed(), seed_fingerprint())
     except BaseException:
         await corpus.close()

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from bot.models import (
     AttachedPosition,
     AttachedQuestion,
 )
-from storage.db import connect_async
+from storage.db import IntegrityCheck, IntegrityCheckStopped, StorageError, connect_async, is_current
 from storage.reader import GLOBAL, STORY_ROW_TEXT, CorpusReader, gid, row_article, row_claim, row_position, row_story, row_entity
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class PermissionDenied(CorpusError):
 
 class CorpusBusy(CorpusError):
     """Another process (a command-line import, a restore) held the database longer than the busy timeout."""
+
+
+class CorpusDamaged(CorpusError):
+    """The integrity check that ``Corpus.open(defer_check=True)`` started found the file damaged: no more writes."""
 
 
 @dataclass(slots=True)
@@ -236,15 +241,64 @@ class Corpus:
         self.path = path
         self.reader = CorpusReader(path)
         self._write_lock = asyncio.Lock()
+        self._integrity: IntegrityCheck | None = None
+        self._verifying: asyncio.Task[None] | None = None
+        self._damaged: StorageError | None = None
 
     @classmethod
-    async def open(cls, path: str | Path, *, check: str = "quick") -> Corpus:
+    async def open(cls, path: str | Path, *, check: str = "quick", defer_check: bool = False) -> Corpus:
+        """``check``: the integrity check (quick, full or off).  With ``defer_check`` (the bot) a file that needs no
+        migration opens at once and is checked in a worker thread while reads go on: every write is refused with a
+        clear CorpusBusy until the check has passed, and with CorpusDamaged if it fails (``verified`` raises its
+        StorageError, and the bot stops).  A file to migrate is checked first, as without it."""
         path = Path(path)
-        conn = await connect_async(path, check=check)
+        deferred = defer_check and check != "off" and is_current(path)
+        conn = await connect_async(path, check="off" if deferred else check)
         conn.row_factory = sqlite3.Row
-        return cls(conn, path)
+        corpus = cls(conn, path)
+        if deferred:
+            corpus._integrity = IntegrityCheck(path, full=check == "full")
+            corpus._verifying = asyncio.create_task(corpus._verify(corpus._integrity), name="corpus-integrity-check")
+        return corpus
+
+    async def _verify(self, check: IntegrityCheck) -> None:
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(check.run)
+        except IntegrityCheckStopped:
+            return
+        except StorageError as exc:
+            self._damaged = exc
+            log.error("%s", exc)
+            return
+        log.info("the database passed its %s integrity check in %.1f s (in the background; writes waited for it)",
+                 "full" if check.full else "quick", time.perf_counter() - started)
+
+    async def verified(self) -> None:
+        """Wait for the integrity check ``open(defer_check=True)`` started (at once if none runs); raises its
+        StorageError if the file is damaged."""
+        if self._verifying is not None:
+            await asyncio.shield(self._verifying)
+        if self._damaged is not None:
+            raise StorageError(str(self._damaged))
+
+    def _refuse_unchecked(self) -> None:
+        if self._damaged is not None:
+            raise CorpusDamaged(
+                "The database failed its integrity check, so Crosscheck changes nothing in it; the bot's operator "
+                "has the details in the log. Nothing was changed."
+            )
+        if self._verifying is not None and not self._verifying.done():
+            raise CorpusBusy(
+                "Crosscheck is still checking its database for damage after starting (up to a minute for a large "
+                "corpus); nothing was changed. Try again in a minute."
+            )
 
     async def close(self) -> None:
+        if self._verifying is not None and not self._verifying.done():
+            assert self._integrity is not None
+            self._integrity.stop()
+            await self._verifying
         self.reader.close()
         await self.conn.close()
 
@@ -264,6 +318,7 @@ class Corpus:
     async def _writing(self):
         """The write lock.  A database another process holds for longer than the busy timeout (a large import from
         the command line) gives a clear CorpusBusy, never sqlite3's bare "database is locked"."""
+        self._refuse_unchecked()
         async with self._write_lock:
             try:
                 yield

@@ -199,3 +199,5 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
         assert 0 < cc["product"][kind]["p50_ms"] <= cc["product"][kind]["p99_ms"]
     assert cc["chatter_n"] == 500 and cc["chatter_false_hits"] == 0 and cc["chatter_per_s"] > 0
     assert cc["startup_s"] > 0 and cc["rss_mib"] > 0
+    assert cc["integrity_check_s"] >= cc["startup_s"]  # opened as the bot opens it: the check runs beside the start
+    assert "the integrity check beside it" in printed

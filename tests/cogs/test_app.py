@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -228,6 +229,40 @@ def test_run_bot_starts_sets_up_and_closes_cleanly(tmp_path: Path, monkeypatch):
     assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), tmp_path / "x.db") == 0
     assert seen["cogs"] == {"Checking", "CorpusAdmin", "AutoReply"}
     assert closed == [seen["corpus"]]
+
+
+def test_run_bot_starts_before_the_integrity_check_and_stops_if_it_fails(tmp_path: Path, monkeypatch, caplog):
+    """The check of an existing database runs beside the bot (it reads the whole file: seconds at 1M claims); the
+    bot is set up and connecting meanwhile, and a damaged file stops it with exit code 1 and what to do."""
+    import asyncio
+
+    from bot.cli import prepare
+    from tests.reliability.test_durability import _damage
+
+    path = tmp_path / "x.db"
+    prepare(path)  # created and seeded
+    conn = sqlite3.connect(path)
+    conn.executemany("INSERT INTO feedback (guild_id, user_id, query) VALUES (1, 1, ?)", [("x" * 500,)] * 2000)
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    _damage(path)
+    seen = {}
+
+    async def login(self, token):
+        await self._async_setup_hook()
+        await self.setup_hook()
+
+    async def connect(self, reconnect=True):
+        seen["cogs"] = set(self.cogs)  # set up before the check has answered
+        await asyncio.wait_for(self._integrity_watch, 30)  # ... which then closes the bot
+
+    monkeypatch.setattr(CrosscheckBot, "login", login)
+    monkeypatch.setattr(CrosscheckBot, "connect", connect)
+    with caplog.at_level(logging.ERROR):
+        assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 1
+    assert seen["cogs"] == {"Checking", "CorpusAdmin", "AutoReply"}
+    assert "crosscheck restore PATH" in caplog.text and "The bot stops" in caplog.text
 
 
 @pytest.mark.parametrize("perm", ["manage_guild", "administrator"])

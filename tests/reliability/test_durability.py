@@ -7,6 +7,7 @@ docs/reliability.md come from CROSSCHECK_CRASH_CLAIMS=20000 CROSSCHECK_CRASH_KIL
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import shutil
@@ -20,8 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from storage.corpus import Corpus
-from storage.db import BUSY_TIMEOUT_MS, StorageError, connect, schema_version
+import storage.db as storage_db
+from storage.corpus import Corpus, CorpusBusy, CorpusDamaged
+from storage.db import (
+    BUSY_TIMEOUT_MS,
+    IntegrityCheck,
+    IntegrityCheckStopped,
+    StorageError,
+    connect,
+    is_current,
+    migrate,
+    schema_version,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIMS = int(os.environ.get("CROSSCHECK_CRASH_CLAIMS", "2000"))
@@ -180,3 +191,125 @@ def test_import_killed_at_random_points_is_all_or_nothing(tmp_path: Path) -> Non
     finally:
         for s in servers:
             s.close()
+
+
+# -- the integrity check beside the bot (Corpus.open(defer_check=True)) ---------------------------------------------
+
+
+def _filled(path: Path) -> None:
+    """A database at the current schema with some rows to check (the seed corpus is not needed)."""
+    conn = connect(path)
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO feedback (guild_id, user_id, query) VALUES (1, 1, ?)", [("x" * 500,)] * 2000)
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def _damage(path: Path, table: str = "feedback") -> None:
+    """Scribble over the cells of ``table``'s leaf pages only, so that the rest of the file still reads."""
+    conn = sqlite3.connect(path)
+    pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf'", (table,))]
+    conn.close()
+    assert len(pages) > 10
+    data = bytearray(path.read_bytes())
+    for p in pages[::3]:
+        start = (p - 1) * 4096
+        data[start + 8 : start + 200] = os.urandom(192)
+    path.write_bytes(bytes(data))
+
+
+async def test_a_deferred_check_opens_at_once_and_refuses_changes_until_it_passes(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "d.db"
+    _filled(path)
+    started, release = threading.Event(), threading.Event()
+    real_run = IntegrityCheck.run
+
+    def held(self: IntegrityCheck) -> None:
+        started.set()
+        assert release.wait(10)
+        real_run(self)
+
+    monkeypatch.setattr(IntegrityCheck, "run", held)
+    c = await Corpus.open(path, defer_check=True)
+    try:
+        assert await asyncio.to_thread(started.wait, 10)
+        assert c.reader.counts()["stories"] == 0  # reads go on while the file is checked
+        with pytest.raises(CorpusBusy, match="still checking its database for damage"):
+            await c.set_settings(7, threshold=70)
+        assert (await c.settings(7))["threshold"] is None  # nothing changed
+        release.set()
+        await c.verified()
+        await c.set_settings(7, threshold=70)
+        assert (await c.settings(7))["threshold"] == 70
+    finally:
+        release.set()
+        await c.close()
+
+
+async def test_a_deferred_check_of_a_damaged_file_refuses_every_change(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "d.db"
+    _filled(path)
+    _damage(path)
+    with pytest.raises(StorageError, match="crosscheck restore PATH"):  # checked before it opens, as before
+        await Corpus.open(path)
+    c = await Corpus.open(path, defer_check=True)  # opens at once; the check runs beside
+    try:
+        with pytest.raises(StorageError, match="crosscheck restore PATH"):
+            await c.verified()
+        with pytest.raises(CorpusDamaged, match="failed its integrity check.*Nothing was changed"):
+            await c.set_settings(7, threshold=70)
+        assert "crosscheck restore PATH" in caplog.text  # the operator's log says what to do
+    finally:
+        await c.close()
+
+
+async def test_a_file_that_needs_migrating_is_checked_before_it_opens(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, target=schema_version() - 1)
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO feedback (guild_id, user_id, query) VALUES (1, 1, ?)", [("x" * 500,)] * 2000)
+    conn.execute("COMMIT")
+    conn.close()
+    _damage(path)
+    assert not is_current(path)
+    with pytest.raises(StorageError, match="crosscheck restore PATH"):
+        await Corpus.open(path, defer_check=True)
+
+
+def test_stopping_an_integrity_check_ends_it(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "d.db"
+    _filled(path)
+    check = IntegrityCheck(path)
+    real = storage_db.check_integrity
+
+    def stop_first(conn: sqlite3.Connection, *, full: bool = False) -> None:
+        check.stop()  # from inside: the case interrupt() cannot reach (no statement running yet)
+        real(conn, full=full)
+
+    monkeypatch.setattr(storage_db, "check_integrity", stop_first)
+    with pytest.raises(IntegrityCheckStopped):
+        check.run()
+    monkeypatch.undo()
+    IntegrityCheck(path).run()  # the same file passes when not stopped
+
+
+async def test_closing_the_corpus_stops_its_check(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "d.db"
+    _filled(path)
+    started = threading.Event()
+    real_run = IntegrityCheck.run
+
+    def until_stopped(self: IntegrityCheck) -> None:
+        started.set()
+        self._stopped.wait(10)
+        real_run(self)
+
+    monkeypatch.setattr(IntegrityCheck, "run", until_stopped)
+    c = await Corpus.open(path, defer_check=True)
+    assert await asyncio.to_thread(started.wait, 10)
+    t = time.perf_counter()
+    await c.close()
+    assert time.perf_counter() - t < 5
+    await c.verified()  # stopped is not damaged
