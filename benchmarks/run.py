@@ -447,8 +447,9 @@ def child_peer(name: str, folder: Path, qs: dict, limit: int, budget_s: float) -
 def read_through(path: Path) -> float:
     """Read the file once, start to end, so that the OS holds it in its page cache (seconds taken).  Crosscheck reads
     its index from the database file through that cache, where the peers hold theirs in process memory; a serving
-    bot's file stays cached, but this machine's kernel reclaims idle cached pages within minutes (seen 2026-12-03:
-    after ten minutes of peer rounds, the first checks of a round read from a disk of ~80 MB/s)."""
+    bot's file stays cached, but this machine's kernel evicts file pages no process maps after about a minute idle
+    (a DAMON pageout scheme), so each fresh round's process would start cold (seen 2026-12-03: after ten minutes of
+    peer rounds, the first checks of a round read from a disk of ~80 MB/s)."""
     t0 = time.perf_counter()
     with open(path, "rb", buffering=0) as fh:
         while fh.read(16 << 20):

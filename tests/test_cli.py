@@ -211,3 +211,41 @@ def test_import_saves_the_matcher_index_for_the_next_start(db, tmp_path, capsys,
     assert code == 0 and "matcher index" not in out
     assert merged == [str(db)]  # --no-index skips the merge too
     assert _snapshot_file_key(snapshot) == key
+
+
+def _damaged_copy(db, capsys, table: str):
+    """A seeded database with ``table``'s leaf pages scribbled over."""
+    import sqlite3
+
+    from tests.reliability.test_durability import _damage
+
+    assert run(capsys, "--db", str(db), "stats")[0] == 0  # created and seeded
+    conn = sqlite3.connect(db)
+    conn.executemany("INSERT INTO feedback (guild_id, user_id, query) VALUES (1, 1, ?)", [("x" * 500,)] * 2000)
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    _damage(db, table)
+
+
+def test_reading_commands_skip_the_whole_file_check_and_writing_ones_keep_it(db, capsys) -> None:
+    """`check` reads a handful of pages; the quick check reads them all (seconds at a million claims), so reading
+    commands leave it out on a file that needs nothing written.  Writing commands, and `full`, still refuse."""
+    _damaged_copy(db, capsys, "feedback")
+    code, out, err = run(capsys, "--db", str(db), "check", "Moscow inks defense pact with Kabul")
+    assert code == 0 and "Russia and the Taliban government sign" in out, err
+    code, _, err = run(capsys, "--db", str(db), "export", "-")
+    assert code == 1 and "crosscheck restore PATH" in err
+    os.environ["CROSSCHECK_INTEGRITY_CHECK"] = "full"
+    try:
+        code, _, err = run(capsys, "--db", str(db), "stats")
+    finally:
+        del os.environ["CROSSCHECK_INTEGRITY_CHECK"]
+    assert code == 1 and "crosscheck restore PATH" in err
+
+
+def test_a_damaged_page_met_by_a_reading_command_is_a_clear_error(db, capsys) -> None:
+    _damaged_copy(db, capsys, "search_story_content")
+    code, _, err = run(capsys, "--db", str(db), "check", "Moscow inks defense pact with Kabul")
+    assert code == 1, err
+    assert "could not be read" in err and "crosscheck restore PATH" in err and "Traceback" not in err
