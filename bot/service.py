@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from datetime import date
 
 from bot.matching import DEFAULT_THRESHOLD, Matcher, MatchResult
-from bot.models import ArticleRole, rating_json
+from bot.models import ArticleRole, Outlet, rating_json
 from bot.report import LinkOutlet, Match, Report, StoryRef
 from bot.signals import build_sources
 from bot.versions import build_versions
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from bot.rerank import EmbeddingReranker
 
 log = logging.getLogger(__name__)
+
+#: Outlets a checker keeps between reports (all of them in any corpus seen so far; past this it starts again).
+OUTLET_CACHE_SIZE = 4_096
 
 #: The largest claim a check accepts; longer input is refused with a clear message, not silently cut.
 MAX_CLAIM_CHARS = 4_000
@@ -75,6 +78,10 @@ class Checker:
         self._cache: OrderedDict[tuple[str, int, int], tuple] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        #: Outlets (with their ratings) as read at ``_outlets_version`` of the corpus, by (outlet, server): a report
+        #: reads each of its articles' outlets, and a corpus has far fewer outlets than stories.
+        self._outlets: dict[tuple[str, int], Outlet | None] = {}
+        self._outlets_version = -1
 
     def check(
         self,
@@ -154,7 +161,22 @@ class Checker:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        bundle = self.reader.bundle(story_id, guild_id)
+        version = key[2]
+
+        def outlet(outlet_id: str, guild: int | None) -> Outlet | None:
+            okey = (outlet_id, int(guild or 0))
+            with self._lock:
+                if self._outlets_version == version and okey in self._outlets:
+                    return self._outlets[okey]
+            found = self.reader.outlet(outlet_id, guild)
+            with self._lock:
+                if self._outlets_version != version or len(self._outlets) >= OUTLET_CACHE_SIZE:
+                    self._outlets.clear()
+                    self._outlets_version = version
+                self._outlets[okey] = found
+            return found
+
+        bundle = self.reader.bundle(story_id, guild_id, outlet)
         if bundle is None:
             return None
         story = bundle.story

@@ -71,11 +71,11 @@ class StoryMeta:
 
 @dataclass(slots=True)
 class Bundle:
-    """A story as one server sees it, with everything a report needs."""
+    """A story as one server sees it, with everything a report needs (its claims are not: a report does not show
+    them, and reading them was a fifth of a report's reads)."""
 
     story: Story
     articles: list[Article]
-    claims: list[Claim]
     outlets: dict[str, Outlet]
     ratings: dict[str, OutletRating | None]
 
@@ -631,24 +631,23 @@ class CorpusReader:
             out.append(row_claim(r, arts))
         return out
 
-    def bundle(self, story_id: str, guild_id: int | None) -> Bundle | None:
+    def bundle(
+        self, story_id: str, guild_id: int | None, outlet: Callable[[str, int | None], Outlet | None] | None = None
+    ) -> Bundle | None:
+        """``outlet``: how to read an outlet (default ``self.outlet``; the checker passes its cache: a corpus has far
+        fewer outlets than stories, and each took three queries)."""
         story = self.story(story_id, guild_id)
         if story is None:
             return None
         articles = self.articles(story_id, guild_id)
+        read_outlet = outlet or self.outlet
         outlets: dict[str, Outlet] = {}
         for a in articles:
             if a.outlet not in outlets:
-                o = self.outlet(a.outlet, guild_id)
+                o = read_outlet(a.outlet, guild_id)
                 if o is not None:
                     outlets[a.outlet] = o
-        return Bundle(
-            story=story,
-            articles=articles,
-            claims=self.claims(story_id, guild_id),
-            outlets=outlets,
-            ratings={k: o.rating for k, o in outlets.items()},
-        )
+        return Bundle(story=story, articles=articles, outlets=outlets, ratings={k: o.rating for k, o in outlets.items()})
 
     def search_stories(self, text: str, guild_id: int | None, limit: int = 25) -> list[tuple[str, str]]:
         """(id, title) of visible stories whose id or title contains ``text`` (for autocomplete)."""

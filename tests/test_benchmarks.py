@@ -197,7 +197,8 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
         assert cc[kind]["n"] == 5 and 0 < cc[kind]["p50_ms"] <= cc[kind]["p99_ms"]
         assert cc[kind]["p_at_1"] >= 0.6  # the query is made from its story: the matcher finds most of them
         assert 0 < cc["product"][kind]["p50_ms"] <= cc["product"][kind]["p99_ms"]
+        assert 0 < cc["report"][kind]["p50_ms"] <= cc["report"][kind]["p99_ms"]  # the whole /check, report included
     assert cc["chatter_n"] == 500 and cc["chatter_false_hits"] == 0 and cc["chatter_per_s"] > 0
     assert cc["startup_s"] > 0 and cc["rss_mib"] > 0
     assert cc["integrity_check_s"] >= cc["startup_s"]  # opened as the bot opens it: the check runs beside the start
-    assert "the integrity check beside it" in printed
+    assert "the integrity check beside it" in printed and "with its report" in printed
