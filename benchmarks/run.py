@@ -309,9 +309,9 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     # The whole /check: the match, then the report (each matched story's versions and its sources' signals, read and
     # computed from its articles) and the Discord pages.  Each query is of another story, and the checker's report
     # cache starts empty: the first check of a story, the costliest case (a repeated one costs the match and ~0.3 ms).
-    checker = Checker(corpus.reader, matcher=matcher)
     out["lat_report"] = {}
-    for kind in KINDS:
+    for kind in KINDS:  # (a new checker for each kind: the kinds' queries come from the same stories)
+        checker = Checker(corpus.reader, matcher=matcher)
         lats = []
         for text, _gold in qs[kind][:limit]:
             t = time.perf_counter()
