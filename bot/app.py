@@ -19,6 +19,7 @@ import contextlib
 import logging
 import secrets
 import signal
+import subprocess
 import time
 from collections import OrderedDict
 from datetime import timedelta
@@ -32,6 +33,7 @@ from discord.ext import commands
 
 from bot.config import Redactor
 from bot.importers import ImportFileError
+from bot.precompute import run_in_background
 from bot.render import inert
 from bot.service import MAX_CLAIM_CHARS, CheckInputError, Checker, load_reranker, validate_claim
 from storage.corpus import Actor, Corpus, CorpusError
@@ -318,6 +320,7 @@ class CrosscheckBot(commands.Bot):
         self.live_views = LiveViews()
         self._corpus_opened_here = False
         self._integrity_watch: asyncio.Task[None] | None = None
+        self._precompute: subprocess.Popen[bytes] | None = None
         self.exit_code = 0  # what run_bot returns once the bot has stopped (1: it stopped on a damaged database)
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
@@ -344,18 +347,38 @@ class CrosscheckBot(commands.Bot):
         gc.collect()
         gc.freeze()
         if self._corpus_opened_here:  # (after the extensions: a failed check closes the bot, and with it the corpus)
-            self._integrity_watch = asyncio.create_task(self._stop_if_damaged(), name="crosscheck-integrity-watch")
+            self._integrity_watch = asyncio.create_task(self._after_integrity_check(),
+                                                        name="crosscheck-after-integrity-check")
 
-    async def _stop_if_damaged(self) -> None:
-        """A damaged database stops the bot (exit code 1), as it does when the check runs before the start."""
+    async def _after_integrity_check(self) -> None:
+        """A damaged database stops the bot (exit code 1), as it does when the check runs before the start.  Once
+        the check has passed, the articles' signals are kept in the background (bot/precompute.py)."""
         try:
             await self.corpus.verified()
         except StorageError as exc:
             log.critical("%s The bot stops.", exc)
             self.exit_code = 1
             await self.close()
+            return
+        self._start_precompute()
+
+    def keep_signals(self) -> None:
+        """After an import: keep the new articles' signals in the background (bot/precompute.py), as at start."""
+        if self._integrity_watch is not None and self._integrity_watch.done():
+            self._start_precompute()
+
+    def _start_precompute(self) -> None:
+        if not self.settings.precompute or self.is_closed() or not self._corpus_opened_here:
+            return
+        if self._precompute is not None and self._precompute.poll() is None:
+            return  # it reads the articles by rowid: new ones come after its position (changed older ones wait)
+        self._precompute = run_in_background(self.db_path)
 
     async def close(self) -> None:
+        child, self._precompute = self._precompute, None
+        if child is not None and child.poll() is None:
+            child.terminate()  # it keeps signals in short transactions: stopping it loses at most one batch
+            await asyncio.to_thread(child.wait)
         try:
             await super().close()
         finally:

@@ -222,6 +222,16 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_precompute(args: argparse.Namespace, settings: Settings) -> int:
+    """Keep every article's own signals in the database (bot/precompute.py): reports read them instead of computing
+    them.  The bot does this at its start; run it after a large import to have it done at once."""
+    from bot.precompute import fill
+
+    prepare(args.db, settings.integrity_check)
+    print(fill(args.db).describe())
+    return 0
+
+
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         fmt, file = load_path(args.file, story=args.story)
@@ -360,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     se = sub.add_parser("seed", help="load the seed corpus (done automatically for a new database)")
     se.add_argument("--force", action="store_true", help="load the seed files again even if seeded before")
     se.set_defaults(func=cmd_seed)
+
+    pc = sub.add_parser("precompute", help="keep every article's quality signals, so that reports need not compute them")
+    pc.set_defaults(func=cmd_precompute)
 
     i = sub.add_parser("import", help="import a corpus JSON or ClaimReview JSON-LD file (all or nothing)")
     i.add_argument("file")

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     owner_ids: list[int] = Field(default_factory=list, alias="CROSSCHECK_OWNER_IDS")
     #: Re-order each check's matches with the optional embedding model (the ``rerank`` extra; see bot/rerank.py).
     rerank: bool = Field(default=False, alias="CROSSCHECK_RERANK")
+    #: At start, keep every article's quality signals in the database in a low-priority child process
+    #: (bot/precompute.py), so that a story's first report reads them instead of computing them.
+    precompute: bool = Field(default=True, alias="CROSSCHECK_PRECOMPUTE")
 
     @field_validator("log_level")
     @classmethod

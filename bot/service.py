@@ -14,7 +14,7 @@ from datetime import date
 from bot.matching import DEFAULT_THRESHOLD, Matcher, MatchResult
 from bot.models import ArticleRole, Outlet, rating_json
 from bot.report import LinkOutlet, Match, Report, StoryRef
-from bot.signals import build_sources
+from bot.signals import OwnSignals, build_sources, load_own, signals_key
 from bot.versions import build_versions
 from storage.reader import CorpusReader
 
@@ -183,7 +183,9 @@ class Checker:
         items = [(a, bundle.outlets[a.outlet], bundle.ratings.get(a.outlet)) for a in bundle.articles if a.outlet in bundle.outlets]
         dates = _event_dates(story)
         sources = build_sources(
-            items, other_dates_by_article={a.id: [d for aid, d in dates if aid != a.id] for a in bundle.articles}
+            items,
+            other_dates_by_article={a.id: [d for aid, d in dates if aid != a.id] for a in bundle.articles},
+            own=self._kept_signals(bundle.articles),
         )
         trust = {s.article: s.trust for s in sources}
         versions = build_versions(story, bundle.articles, trust)
@@ -194,6 +196,20 @@ class Checker:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return parts
+
+
+    def _kept_signals(self, articles: list) -> dict[str, OwnSignals]:
+        """The articles' kept signals (bot/precompute.py) that still fit them; the others are computed."""
+        kept = self.reader.kept_signals([a.id for a in articles])
+        out: dict[str, OwnSignals] = {}
+        for a in articles:
+            found = kept.get(a.id)
+            if found is not None and found[0] == signals_key(a):
+                try:
+                    out[a.id] = load_own(found[1])
+                except (ValueError, KeyError, TypeError):  # a damaged row: computed instead
+                    log.warning("kept signals of article %s are unreadable; computing them", a.id)
+        return out
 
 
 def _event_dates(story) -> list[tuple[str, date]]:

@@ -18,6 +18,8 @@ Guarantees
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from bisect import bisect_right
@@ -1176,7 +1178,8 @@ def _full_dates(doc: _Doc) -> list[tuple[int, int, date]]:
     return out[:MAX_CHECKS]
 
 
-def _sig_dates(doc: _Doc, other_dates: Sequence[object]) -> Signal | None:
+def _event_dates(doc: _Doc) -> dict[date, str]:
+    """The event dates the text gives (not those of embedded posts), each with the words around it."""
     text = doc.text
     event_dates: dict[date, str] = {}
     for start, end, d in _full_dates(doc):
@@ -1186,6 +1189,10 @@ def _sig_dates(doc: _Doc, other_dates: Sequence[object]) -> Signal | None:
         ev = _EVENT_RE.search(doc.low, s, e)
         if ev:
             event_dates.setdefault(d, text[max(s, min(ev.start(), start)) : max(ev.end(), end)])
+    return event_dates
+
+
+def _sig_dates(event_dates: Mapping[date, str], other_dates: Sequence[object]) -> Signal | None:
     if not event_dates:
         return None
     dates = sorted(event_dates)
@@ -1223,22 +1230,86 @@ def _signal_order(s: Signal) -> tuple[float, int, str]:
     return (-s.strength, 0 if s.polarity == NEG else 1, s.id)
 
 
+class OwnSignals(NamedTuple):
+    """What an article's text alone gives (``own_signals``): every signal but the one that compares its event dates
+    with other sources', and those dates.  It can be computed once, when the article is written, and kept
+    (``bot/precompute.py``); ``signals_key`` says whether a kept one still fits the article."""
+
+    signals: list[Signal]
+    event_dates: dict[date, str]
+
+
+def _code_fingerprint() -> bytes:
+    """This module, the text cleaning it uses and its word lists: kept signals made by other code no longer fit."""
+    h = hashlib.blake2b(digest_size=16)
+    for path in (Path(__file__), Path(__file__).with_name("text.py"), *sorted(LEXICON_DIR.glob("*"))):
+        try:
+            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        except OSError:
+            h.update(path.name.encode() + b"\0?\0")
+    return h.digest()
+
+
+SIGNALS_CODE = _code_fingerprint()
+
+
+def signals_key(article: Article) -> str:
+    """What kept ``own_signals`` of an article must have been made from: the fields they read and the signal code."""
+    h = hashlib.blake2b(SIGNALS_CODE, digest_size=16)
+    for value in (article.title, article.text, article.language, getattr(article, "published", None) or "",
+                  article.author or ""):
+        v = str(value or "").encode("utf-8", "surrogatepass")
+        h.update(len(v).to_bytes(8, "little") + v)
+    return h.hexdigest()
+
+
+def dump_own(own: OwnSignals) -> str:
+    """``own`` as compact JSON, for keeping (``load_own`` reads it back equal)."""
+    return json.dumps(
+        {"signals": [[x.id, x.label, x.polarity.value, x.strength, x.evidence] for x in own.signals],
+         "event_dates": [[d.isoformat(), t] for d, t in own.event_dates.items()]},
+        ensure_ascii=False, separators=(",", ":"),
+    )
+
+
+def load_own(raw: str) -> OwnSignals:
+    data = json.loads(raw)
+    signals = [Signal.model_construct(id=i, label=label, polarity=Polarity(pol), strength=st, evidence=ev)
+               for i, label, pol, st, ev in data["signals"]]
+    return OwnSignals(signals, {date.fromisoformat(d): t for d, t in data["event_dates"]})
+
+
 def article_signals(article: Article, *, other_dates: Sequence[date] = ()) -> list[Signal]:
     """Every quality signal of ``article``, strongest first; each with a stable id and its evidence.
 
     ``other_dates``: event dates that other sources of the story give (for the "contradicts other sources" check).
     Wording, attribution and spelling signals are English-only; other languages get the language-neutral ones.
     """
+    return with_other_sources(own_signals(article), other_dates)
+
+
+def with_other_sources(own: OwnSignals, other_dates: Sequence[date] = ()) -> list[Signal]:
+    """``own``'s signals with the date comparison against ``other_dates`` added, strongest first."""
+    try:
+        dates = list(other_dates or ())
+    except TypeError:
+        dates = []
+    signals = list(own.signals)
+    conflict = _sig_dates(own.event_dates, dates)
+    if conflict is not None and conflict.evidence:
+        signals.append(conflict)
+    signals.sort(key=_signal_order)
+    return signals
+
+
+def own_signals(article: Article) -> OwnSignals:
+    """The signals of ``article`` that depend on it alone, and the event dates it gives."""
     title = _prepare(getattr(article, "title", "") or "")
     body = _prepare(getattr(article, "text", "") or "")
     doc = _build_doc((title + "\n\n" + body) if title else body)
     english = str(getattr(article, "language", "en") or "en").lower().startswith("en")
     if not english:  # keep only the language-neutral triggers
         doc.hits = {k: v for k, v in doc.hits.items() if k in ("_url", "_social", "_month", "_commercial", "_breaking")}
-    try:
-        dates = list(other_dates or ())
-    except TypeError:
-        dates = []
 
     found: list[Signal | None] = [
         _sig_citations(doc),  # sets citation_count and list_span for later detectors
@@ -1258,7 +1329,8 @@ def article_signals(article: Article, *, other_dates: Sequence[date] = ()) -> li
             _sig_boosters(doc),
             _sig_misspellings(doc),
         ]
-    found += [_sig_sensational(doc), _sig_markup(doc), _sig_repeated(doc), _sig_dates(doc, dates)]
+    found += [_sig_sensational(doc), _sig_markup(doc), _sig_repeated(doc)]
+    event_dates = _event_dates(doc)
 
     published = _as_date(getattr(article, "published", None))
     if published is not None:
@@ -1274,7 +1346,7 @@ def article_signals(article: Article, *, other_dates: Sequence[date] = ()) -> li
 
     signals = [s for s in found if s is not None and s.evidence]
     signals.sort(key=_signal_order)
-    return signals
+    return OwnSignals(signals, event_dates)
 
 
 #: factual_record value -> contribution to the rating score (values of FACTUAL_RECORD_VALUES, best first).
@@ -1378,16 +1450,19 @@ def build_sources(
     items: Sequence[tuple[Article, Outlet, OutletRating | None]],
     *,
     other_dates_by_article: Mapping[str, Sequence[date]] | None = None,
+    own: Mapping[str, OwnSignals] | None = None,
 ) -> list[SourceOut]:
     """One SourceOut per article, most to least trustworthy (ties broken by article id).
 
     ``rating`` is the effective rating of the outlet (e.g. a server's over the global one); when it is None the
-    outlet's own ``rating`` is used.  An empty rating is reported as None.
+    outlet's own ``rating`` is used.  An empty rating is reported as None.  ``own``: articles' ``own_signals``
+    already at hand (kept ones that still fit), by article id; the others are computed.
     """
     out: list[SourceOut] = []
     for article, outlet, rating in items:
         effective = rating if rating is not None else outlet.rating
-        signals = article_signals(article, other_dates=(other_dates_by_article or {}).get(article.id, ()))
+        mine = (own or {}).get(article.id) or own_signals(article)
+        signals = with_other_sources(mine, (other_dates_by_article or {}).get(article.id, ()))
         published = _as_date(article.published)
         out.append(
             SourceOut(

@@ -793,6 +793,7 @@ class CorpusAdmin(commands.Cog):
             raise UserError(f"Import failed, nothing changed: {exc}") from exc
         if result.stories >= IMPORT_MERGE_MIN_STORIES:
             await self.bot.corpus.merge_after_import()  # faster checks after a bulk import
+        self.bot.keep_signals()  # the new articles' signals, in the background, so their first checks read them
         await send_private(interaction, f"Imported {plain(file.filename, 80)} ({fmt}): {result.describe()}. "
                                  "Undo with `/corpus undo`.")
 

@@ -517,7 +517,8 @@ class FakeClock:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(_env_file=None, DISCORD_TOKEN="", CROSSCHECK_THRESHOLD=50)
+    # No signals precompute child per test bot (tests/test_precompute.py starts one on purpose).
+    return Settings(_env_file=None, DISCORD_TOKEN="", CROSSCHECK_THRESHOLD=50, CROSSCHECK_PRECOMPUTE=False)
 
 
 def wire_fake_discord(b: CrosscheckBot, setattr_: Callable[[Any, str, Any], None]) -> FakeDiscord:

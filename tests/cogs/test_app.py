@@ -265,6 +265,34 @@ def test_run_bot_starts_before_the_integrity_check_and_stops_if_it_fails(tmp_pat
     assert "crosscheck restore PATH" in caplog.text and "The bot stops" in caplog.text
 
 
+def test_run_bot_keeps_signals_in_a_child_after_the_check_and_stops_it_on_close(tmp_path: Path, monkeypatch):
+    import asyncio
+
+    from bot.cli import prepare
+
+    path = tmp_path / "x.db"
+    prepare(path)  # an existing, seeded database: its integrity check runs beside the start
+    seen = {}
+
+    async def login(self, token):
+        await self._async_setup_hook()
+        await self.setup_hook()
+
+    async def connect(self, reconnect=True):
+        await asyncio.wait_for(self._integrity_watch, 30)
+        seen["child"] = self._precompute
+        # The gateway closed (e.g. SIGTERM -> close()): start() returns, and the bot closes.
+
+    monkeypatch.setattr(CrosscheckBot, "login", login)
+    monkeypatch.setattr(CrosscheckBot, "connect", connect)
+    assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 0
+    child = seen["child"]
+    assert child is not None and child.args[1:3] == ["-m", "bot.precompute"]
+    assert child.poll() is not None  # finished or stopped: never left running after the bot
+    assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70, CROSSCHECK_PRECOMPUTE=False), path) == 0
+    assert seen["child"] is None
+
+
 @pytest.mark.parametrize("perm", ["manage_guild", "administrator"])
 async def test_is_moderator_accepts_manage_server_or_admin(bot, fake: FakeDiscord, perm):
     i = fake.command("settings", {}, user=MEMBER, perms=discord.Permissions(**{perm: True}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -412,9 +413,13 @@ CORPUS_FILE = {
 
 
 async def test_import_a_corpus_file_then_export_it_back(bot: CrosscheckBot, fake: FakeDiscord):
+    bot.settings.precompute = True  # (off for the other tests): the import starts keeping the new articles' signals
     aid, att = fake.attachment("corpus.json", json.dumps(CORPUS_FILE).encode())
     answer = await fake.cmd("corpus import", {"file": Attach(aid)}, resolved={"attachments": {aid: att}})
     assert "Imported corpus.json (corpus): 1 stories, 1 articles, 1 claims, 1 outlets" in answer.content
+    child = bot._precompute
+    assert child is not None and await asyncio.to_thread(child.wait, 60) == 0
+    assert "imp-a1" in bot.corpus.reader.kept_signals(["imp-a1", "nope"])
     assert bot.corpus.reader.story("imp-story", GUILD_A) and not bot.corpus.reader.story("imp-story", GUILD_B)
     answer = await fake.cmd("corpus export", {})
     assert answer.kind == "followup" and answer.ephemeral and len(answer.files) == 1

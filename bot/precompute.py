@@ -1,0 +1,95 @@
+"""Keep each article's own quality signals in the database, so that a report reads them instead of computing them.
+
+    python -m bot.precompute DB        # or: crosscheck precompute
+
+A report computes its sources' signals from the articles' text (bot/signals.py): ~0.5 us per character, most of a
+story's first /check.  This goes through every article, and for each whose kept signals are missing or no longer fit
+(``signals_key``: the article's fields and the signal code) computes ``own_signals`` and keeps them (table
+``article_signals``, storage/derived.py), a batch per short transaction.  Reports use what is kept and fits, and
+compute the rest as before, so running it (or not) changes no report, only its cost.  The bot runs it in a child
+process at start, at low priority (``run_in_background``); anything added later is computed at its first check
+until the next start or ``crosscheck precompute``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.signals import dump_own, own_signals, signals_key
+from storage.db import connect
+from storage.derived import article_batches, keep_signals
+from storage.reader import row_article
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Filled:
+    articles: int  # seen
+    computed: int  # whose signals were computed and kept now
+    seconds: float
+
+    def describe(self) -> str:
+        rate = self.computed / self.seconds if self.seconds > 0 else 0.0
+        return (f"{self.computed:,} of {self.articles:,} articles' signals computed and kept in {self.seconds:.1f} s"
+                f" ({rate:,.0f}/s); the others were kept already")
+
+
+def fill(path: str | Path, *, progress: Callable[[int, int], None] | None = None) -> Filled:
+    """Compute and keep the signals of every article whose kept ones are missing or stale."""
+    started = time.perf_counter()
+    conn = connect(path, check="off")
+    conn.row_factory = sqlite3.Row
+    seen = computed = 0
+    try:
+        for batch in article_batches(conn):
+            todo = []
+            for row, kept_key in batch:
+                article = row_article(row)
+                key = signals_key(article)
+                if key != kept_key:
+                    todo.append((article.id, key, dump_own(own_signals(article))))
+            seen += len(batch)
+            if todo:
+                computed += keep_signals(conn, todo)
+            if progress:
+                progress(seen, computed)
+    finally:
+        conn.close()
+    return Filled(seen, computed, time.perf_counter() - started)
+
+
+def run_in_background(path: str | Path) -> subprocess.Popen[bytes] | None:
+    """``python -m bot.precompute DB`` as a child process at the lowest CPU priority (it shares no GIL with the
+    checks, and yields the CPU to them); None if it cannot be started (reports then compute signals as before)."""
+    try:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "bot.precompute", str(path)],
+            stdin=subprocess.DEVNULL,
+            preexec_fn=(lambda: os.nice(19)) if hasattr(os, "nice") else None,  # noqa: PLW1509 - before exec only
+        )
+    except OSError as exc:
+        log.warning("cannot start the signals precompute (%s): reports compute their sources' signals", exc)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m bot.precompute DB", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    log.info("%s", fill(args[0]).describe())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
