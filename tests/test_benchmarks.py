@@ -202,3 +202,4 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     assert cc["startup_s"] > 0 and cc["rss_mib"] > 0
     assert cc["integrity_check_s"] >= cc["startup_s"]  # opened as the bot opens it: the check runs beside the start
     assert "the integrity check beside it" in printed and "with its report" in printed
+    assert "Articles' signals kept" in printed  # as a started bot has them
