@@ -19,7 +19,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +42,7 @@ class Filled:
                 f" ({rate:,.0f}/s); the others were kept already")
 
 
-def fill(path: str | Path, *, progress: Callable[[int, int], None] | None = None) -> Filled:
+def fill(path: str | Path) -> Filled:
     """Compute and keep the signals of every article whose kept ones are missing or stale."""
     started = time.perf_counter()
     conn = connect(path, check="off")
@@ -60,21 +59,18 @@ def fill(path: str | Path, *, progress: Callable[[int, int], None] | None = None
             seen += len(batch)
             if todo:
                 computed += keep_signals(conn, todo)
-            if progress:
-                progress(seen, computed)
     finally:
         conn.close()
     return Filled(seen, computed, time.perf_counter() - started)
 
 
 def run_in_background(path: str | Path) -> subprocess.Popen[bytes] | None:
-    """``python -m bot.precompute DB`` as a child process at the lowest CPU priority (it shares no GIL with the
-    checks, and yields the CPU to them); None if it cannot be started (reports then compute signals as before)."""
+    """``python -m bot.precompute DB --nice`` as a child process: it shares no GIL with the checks, and at the
+    lowest CPU priority it yields the CPU to them.  None if it cannot be started (reports then compute signals as
+    before)."""
     try:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "bot.precompute", str(path)],
-            stdin=subprocess.DEVNULL,
-            preexec_fn=(lambda: os.nice(19)) if hasattr(os, "nice") else None,  # noqa: PLW1509 - before exec only
+            [sys.executable, "-m", "bot.precompute", str(path), "--nice"], stdin=subprocess.DEVNULL
         )
     except OSError as exc:
         log.warning("cannot start the signals precompute (%s): reports compute their sources' signals", exc)
@@ -83,9 +79,13 @@ def run_in_background(path: str | Path) -> subprocess.Popen[bytes] | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    nice = "--nice" in args
+    args = [a for a in args if a != "--nice"]
     if len(args) != 1:
-        print("usage: python -m bot.precompute DB", file=sys.stderr)
+        print("usage: python -m bot.precompute DB [--nice]", file=sys.stderr)
         return 2
+    if nice and hasattr(os, "nice"):
+        os.nice(19)  # in the child itself: a preexec_fn is not safe in the bot's threaded process
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     log.info("%s", fill(args[0]).describe())
     return 0

@@ -287,7 +287,7 @@ def test_run_bot_keeps_signals_in_a_child_after_the_check_and_stops_it_on_close(
     monkeypatch.setattr(CrosscheckBot, "connect", connect)
     assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 0
     child = seen["child"]
-    assert child is not None and child.args[1:3] == ["-m", "bot.precompute"]
+    assert child is not None and child.args[1:3] == ["-m", "bot.precompute"] and "--nice" in child.args
     assert child.poll() is not None  # finished or stopped: never left running after the bot
     assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70, CROSSCHECK_PRECOMPUTE=False), path) == 0
     assert seen["child"] is None
