@@ -260,6 +260,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         took = build_matcher_index(args.db)
         if took is not None:
             print(f"matcher index saved for the bot's next start ({took:.1f} s)")
+    if result.articles:
+        print("the new articles' quality signals are kept by the bot at its next start, or now with "
+              "`crosscheck precompute` (until then a story's first check computes them)")
     return 0
 
 

@@ -191,6 +191,7 @@ def test_import_saves_the_matcher_index_for_the_next_start(db, tmp_path, capsys,
     monkeypatch.setattr(Corpus, "optimize_story_index", optimize)
     code, out, _ = run(capsys, "--db", str(db), "import", str(corpus_file))
     assert code == 0 and "matcher index saved" in out
+    assert "crosscheck precompute" in out  # the new article's signals: how they get kept
     assert merged == [str(db)]  # the story index is merged into one b-tree before the snapshot is taken
     reader = CorpusReader(db)
     try:
