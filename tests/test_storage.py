@@ -555,3 +555,31 @@ async def test_optimize_story_index_merges_segments_and_changes_nothing_else(cor
         conn.execute("INSERT INTO search_story(search_story, rank) VALUES('integrity-check', 1)")
     finally:
         conn.close()
+
+
+def test_stored_articles_read_back_as_validated_ones(tmp_path) -> None:
+    """row_article skips validation for stored rows (a report's reads cleaned every text again): it must build the
+    same Article that validating the row gives, for every article of the seed corpus and odd stored values."""
+    import sqlite3
+
+    from bot.cli import prepare
+    from storage.reader import _validated_article, row_article
+
+    path = tmp_path / "s.db"
+    prepare(path)
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    rows = conn.execute("SELECT * FROM articles").fetchall()
+    assert len(rows) == 5
+    for r in rows:
+        assert row_article(r) == _validated_article(r)
+        assert row_article(r).model_dump() == _validated_article(r).model_dump()
+    # A published value not in the stored date form is validated as before (and refused the same way).
+    conn.execute("UPDATE articles SET published = '2026-06-01T00:00:00', role = 'background' WHERE rowid = 1")
+    r = conn.execute("SELECT * FROM articles WHERE rowid = 1").fetchone()
+    assert row_article(r) == _validated_article(r) and str(row_article(r).published) == "2026-06-01"
+    conn.execute("UPDATE articles SET role = 'nonsense' WHERE rowid = 1")
+    r = conn.execute("SELECT * FROM articles WHERE rowid = 1").fetchone()
+    with pytest.raises(ValueError, match="role"):
+        row_article(r)
+    conn.close()
