@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bot.signals import dump_own, own_signals, signals_key
 from storage.db import connect
-from storage.derived import article_batches, keep_signals
+from storage.derived import article_batches, store_signals
 from storage.reader import row_article
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def fill(path: str | Path) -> Filled:
                     todo.append((article.id, key, dump_own(own_signals(article))))
             seen += len(batch)
             if todo:
-                computed += keep_signals(conn, todo)
+                computed += store_signals(conn, todo)
     finally:
         conn.close()
     return Filled(seen, computed, time.perf_counter() - started)

@@ -29,7 +29,7 @@ def article_batches(conn: sqlite3.Connection, batch: int = BATCH) -> Iterator[li
         yield [(r, r["kept_key"]) for r in rows]
 
 
-def keep_signals(conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> int:
+def store_signals(conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> int:
     """Keep (article id, key, own) in one transaction; an article deleted meanwhile is skipped.  Returns the count."""
     n = 0
     conn.execute("BEGIN IMMEDIATE")
