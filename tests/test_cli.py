@@ -216,16 +216,10 @@ def test_import_saves_the_matcher_index_for_the_next_start(db, tmp_path, capsys,
 
 def _damaged_copy(db, capsys, table: str):
     """A seeded database with ``table``'s leaf pages scribbled over."""
-    import sqlite3
-
-    from tests.reliability.test_durability import _damage
+    from tests.reliability.test_durability import _damage, _filled
 
     assert run(capsys, "--db", str(db), "stats")[0] == 0  # created and seeded
-    conn = sqlite3.connect(db)
-    conn.executemany("INSERT INTO feedback (guild_id, user_id, query) VALUES (1, 1, ?)", [("x" * 500,)] * 2000)
-    conn.commit()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
+    _filled(db)
     _damage(db, table)
 
 

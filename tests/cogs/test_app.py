@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -237,15 +236,11 @@ def test_run_bot_starts_before_the_integrity_check_and_stops_if_it_fails(tmp_pat
     import asyncio
 
     from bot.cli import prepare
-    from tests.reliability.test_durability import _damage
+    from tests.reliability.test_durability import _damage, _filled
 
     path = tmp_path / "x.db"
     prepare(path)  # created and seeded
-    conn = sqlite3.connect(path)
-    conn.executemany("INSERT INTO feedback (guild_id, user_id, query) VALUES (1, 1, ?)", [("x" * 500,)] * 2000)
-    conn.commit()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
+    _filled(path)
     _damage(path)
     seen = {}
 

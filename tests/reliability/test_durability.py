@@ -57,12 +57,7 @@ async def test_pragmas_on_every_connection(tmp_path: Path) -> None:
 
 def test_damaged_file_is_refused_at_start_with_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "d.db"
-    conn = connect(path)
-    conn.execute("BEGIN")
-    conn.executemany("INSERT INTO feedback (guild_id, user_id, query) VALUES (1, 1, ?)", [("x" * 500,)] * 2000)
-    conn.execute("COMMIT")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
+    _filled(path)
     data = bytearray(path.read_bytes())
     page = 4096
     for p in range(3, len(data) // page - 1, 7):  # scribble over the middle of some b-tree pages
@@ -197,8 +192,9 @@ def test_import_killed_at_random_points_is_all_or_nothing(tmp_path: Path) -> Non
 
 
 def _filled(path: Path) -> None:
-    """A database at the current schema with some rows to check (the seed corpus is not needed)."""
-    conn = connect(path)
+    """Some rows to check (2,000 feedback rows, ~1 MB) in ``path``: created at the current schema, or an existing
+    database (the seed corpus is not needed)."""
+    conn = connect(path) if not path.exists() else sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO feedback (guild_id, user_id, query) VALUES (1, 1, ?)", [("x" * 500,)] * 2000)
     conn.execute("COMMIT")
