@@ -22,9 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import bot.signals as signals
 from bot.signals import dump_own, own_signals, signals_key
 from storage.db import connect
-from storage.derived import article_batches, store_signals
+from storage.derived import article_batches, articles_without_signals, set_signals_code, signals_code, store_signals
 from storage.reader import row_article
 
 log = logging.getLogger(__name__)
@@ -38,27 +39,39 @@ class Filled:
 
     def describe(self) -> str:
         rate = self.computed / self.seconds if self.seconds > 0 else 0.0
-        return (f"{self.computed:,} of {self.articles:,} articles' signals computed and kept in {self.seconds:.1f} s"
-                f" ({rate:,.0f}/s); the others were kept already")
+        return (f"{self.computed:,} articles' signals computed and kept ({self.articles:,} articles read) in "
+                f"{self.seconds:.1f} s ({rate:,.0f}/s); the others' kept signals still fit")
 
 
 def fill(path: str | Path) -> Filled:
-    """Compute and keep the signals of every article whose kept ones are missing or stale."""
+    """Compute and keep the signals of every article whose kept ones are missing or stale.
+
+    When the signal code is the one the kept signals were last brought up to date for (``meta``), only articles
+    without kept signals are read: a write to an article deletes its kept signals (a trigger), so those are the
+    missing and the stale ones.  Otherwise every article is read and its key compared, and the code is recorded."""
     started = time.perf_counter()
     conn = connect(path, check="off")
     conn.row_factory = sqlite3.Row
+    code = signals.SIGNALS_CODE.hex()
     seen = computed = 0
     try:
-        for batch in article_batches(conn):
-            todo = []
-            for row, kept_key in batch:
-                article = row_article(row)
-                key = signals_key(article)
-                if key != kept_key:
-                    todo.append((article.id, key, dump_own(own_signals(article))))
-            seen += len(batch)
-            if todo:
-                computed += store_signals(conn, todo)
+        if signals_code(conn) == code:
+            for rows in articles_without_signals(conn):
+                articles = [row_article(r) for r in rows]
+                seen += len(articles)
+                computed += store_signals(conn, [(a.id, signals_key(a), dump_own(own_signals(a))) for a in articles])
+        else:
+            for batch in article_batches(conn):
+                todo = []
+                for row, kept_key in batch:
+                    article = row_article(row)
+                    key = signals_key(article)
+                    if key != kept_key:
+                        todo.append((article.id, key, dump_own(own_signals(article))))
+                seen += len(batch)
+                if todo:
+                    computed += store_signals(conn, todo)
+            set_signals_code(conn, code)
     finally:
         conn.close()
     return Filled(seen, computed, time.perf_counter() - started)

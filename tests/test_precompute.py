@@ -89,6 +89,26 @@ def test_kept_signals_no_longer_used_once_the_article_or_the_code_changes(db: Pa
     assert fill(db).computed == 5  # and the next fill keeps them again for this code
 
 
+def test_a_fill_with_everything_kept_reads_no_article_and_a_write_makes_its_article_missing(db: Path, monkeypatch) -> None:
+    import bot.precompute as precompute
+
+    assert fill(db).computed == 5
+    real = precompute.row_article
+    read: list[str] = []
+    monkeypatch.setattr(precompute, "row_article", lambda r: read.append(r["id"]) or real(r))
+    assert fill(db).computed == 0 and read == []  # found through the id index: no article text read
+    victim = _seed_articles(db)[2]
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE articles SET author = 'A. Writer' WHERE id = ?", (victim.id,))  # the trigger drops its row
+    conn.commit()
+    assert conn.execute("SELECT count(*) FROM article_signals WHERE article_id = ?", (victim.id,)).fetchone()[0] == 0
+    conn.close()
+    assert fill(db).computed == 1 and read == [victim.id]
+    read.clear()
+    monkeypatch.setattr(signals_mod, "SIGNALS_CODE", b"other code")  # new signal code: every article read again
+    assert fill(db).computed == 5 and len(read) == 5
+
+
 def test_a_deleted_article_takes_its_kept_signals_along(db: Path) -> None:
     fill(db)
     victim = _seed_articles(db)[0]
@@ -144,9 +164,9 @@ def test_a_change_that_changes_the_signals_changes_the_key(db: Path) -> None:
 
 def test_crosscheck_precompute_command(db: Path, capsys) -> None:
     assert main(["--db", str(db), "precompute"]) == 0
-    assert "5 of 5 articles' signals computed and kept" in capsys.readouterr().out
+    assert "5 articles' signals computed and kept (5 articles read)" in capsys.readouterr().out
     assert main(["--db", str(db), "precompute"]) == 0
-    assert "0 of 5" in capsys.readouterr().out
+    assert "0 articles' signals computed and kept (0 articles read)" in capsys.readouterr().out
 
 
 def test_the_background_child_keeps_the_signals(db: Path) -> None:

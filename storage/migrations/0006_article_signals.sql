@@ -13,3 +13,9 @@ CREATE TABLE article_signals (
     key        TEXT NOT NULL,
     own        TEXT NOT NULL
 );
+
+-- A written article's kept signals go with the old text: the precompute then finds the article among those without
+-- any (by the id index, without reading article text), so a start with everything kept costs a scan of ids.
+CREATE TRIGGER articles_signals_stale AFTER UPDATE OF title, text, language, published, author ON articles BEGIN
+    DELETE FROM article_signals WHERE article_id = OLD.id;
+END;
