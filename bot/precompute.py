@@ -7,8 +7,8 @@ story's first /check.  This goes through every article, and for each whose kept 
 (``signals_key``: the article's fields and the signal code) computes ``own_signals`` and keeps them (table
 ``article_signals``, storage/derived.py), a batch per short transaction.  Reports use what is kept and fits, and
 compute the rest as before, so running it (or not) changes no report, only its cost.  The bot runs it in a child
-process at start, at low priority (``run_in_background``); anything added later is computed at its first check
-until the next start or ``crosscheck precompute``.
+process at low priority (``run_in_background``) once its integrity check has passed, after a ``/corpus import`` and
+every 10 minutes (``PRECOMPUTE_EVERY``); an article written since the last pass is computed at its first check.
 """
 
 from __future__ import annotations
