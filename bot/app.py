@@ -326,6 +326,7 @@ class CrosscheckBot(commands.Bot):
         self._precompute: subprocess.Popen[bytes] | None = None
         self.exit_code = 0  # what run_bot returns once the bot has stopped (1: it stopped on a damaged database)
         self.precompute_every = PRECOMPUTE_EVERY
+        self._checked = False  # the corpus passed its integrity check (or had none to pass)
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -364,6 +365,7 @@ class CrosscheckBot(commands.Bot):
             self.exit_code = 1
             await self.close()
             return
+        self._checked = True
         if not self.settings.precompute:
             return
         self._start_precompute()
@@ -375,14 +377,14 @@ class CrosscheckBot(commands.Bot):
 
     def keep_signals(self) -> None:
         """After an import: keep the new articles' signals in the background (bot/precompute.py), as at start."""
-        if self._integrity_watch is not None and self._integrity_watch.done():
+        if self._checked:  # (before that, the check's end starts the first pass)
             self._start_precompute()
 
     def _start_precompute(self) -> None:
         if not self.settings.precompute or self.is_closed() or not self._corpus_opened_here:
             return
         if self._precompute is not None and self._precompute.poll() is None:
-            return  # it reads the articles by rowid: new ones come after its position (changed older ones wait)
+            return  # the running pass may or may not reach the newest articles; the next one does
         self._precompute = run_in_background(self.db_path)
 
     async def close(self) -> None:

@@ -301,6 +301,38 @@ def test_run_bot_keeps_signals_in_a_child_after_the_check_and_stops_it_on_close(
     assert seen["children"] == set()
 
 
+def test_an_import_starts_a_signals_pass_while_the_periodic_ones_wait(tmp_path: Path, monkeypatch):
+    """Regression: keep_signals() (after a /corpus import) waited for the task that runs the periodic passes to end,
+    which it never does while the bot runs."""
+    import asyncio
+
+    from bot.cli import prepare
+
+    path = tmp_path / "x.db"
+    prepare(path)
+    seen = {}
+
+    async def login(self, token):
+        await self._async_setup_hook()
+        await self.setup_hook()
+
+    async def connect(self, reconnect=True):
+        self.precompute_every = 3600.0  # no periodic pass during the test
+        for _ in range(600):
+            if self._precompute is not None and self._precompute.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        first = self._precompute
+        assert first is not None and first.returncode == 0 and not self._integrity_watch.done()
+        self.keep_signals()  # as the import command does
+        seen["second"] = self._precompute is not first and self._precompute is not None
+
+    monkeypatch.setattr(CrosscheckBot, "login", login)
+    monkeypatch.setattr(CrosscheckBot, "connect", connect)
+    assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 0
+    assert seen["second"]
+
+
 @pytest.mark.parametrize("perm", ["manage_guild", "administrator"])
 async def test_is_moderator_accepts_manage_server_or_admin(bot, fake: FakeDiscord, perm):
     i = fake.command("settings", {}, user=MEMBER, perms=discord.Permissions(**{perm: True}))

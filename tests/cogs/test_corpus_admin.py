@@ -414,6 +414,7 @@ CORPUS_FILE = {
 
 async def test_import_a_corpus_file_then_export_it_back(bot: CrosscheckBot, fake: FakeDiscord):
     bot.settings.precompute = True  # (off for the other tests): the import starts keeping the new articles' signals
+    assert bot._precompute is None
     aid, att = fake.attachment("corpus.json", json.dumps(CORPUS_FILE).encode())
     answer = await fake.cmd("corpus import", {"file": Attach(aid)}, resolved={"attachments": {aid: att}})
     assert "Imported corpus.json (corpus): 1 stories, 1 articles, 1 claims, 1 outlets" in answer.content
