@@ -202,13 +202,21 @@ def test_run_bot_explains_the_missing_message_content_intent(tmp_path: Path, mon
     assert "Message Content" in caplog.text
 
 
-def test_run_bot_starts_sets_up_and_closes_cleanly(tmp_path: Path, monkeypatch):
-    """``run_bot`` logs in (setup_hook: corpus, cogs), connects, and closes the database when the bot stops."""
-    seen = {}
+def _offline(monkeypatch, connect) -> None:
+    """``run_bot`` without Discord: logging in runs the setup hooks, and ``connect`` is the test's own (the bot
+    closes when it returns, as when the gateway closes)."""
 
     async def login(self, token):
         await self._async_setup_hook()
         await self.setup_hook()
+
+    monkeypatch.setattr(CrosscheckBot, "login", login)
+    monkeypatch.setattr(CrosscheckBot, "connect", connect)
+
+
+def test_run_bot_starts_sets_up_and_closes_cleanly(tmp_path: Path, monkeypatch):
+    """``run_bot`` logs in (setup_hook: corpus, cogs), connects, and closes the database when the bot stops."""
+    seen = {}
 
     async def connect(self, reconnect=True):
         seen["cogs"] = set(self.cogs)
@@ -222,8 +230,7 @@ def test_run_bot_starts_sets_up_and_closes_cleanly(tmp_path: Path, monkeypatch):
         closed.append(self)
         await real_close(self)
 
-    monkeypatch.setattr(CrosscheckBot, "login", login)
-    monkeypatch.setattr(CrosscheckBot, "connect", connect)
+    _offline(monkeypatch, connect)
     monkeypatch.setattr(Corpus, "close", close)
     assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), tmp_path / "x.db") == 0
     assert seen["cogs"] == {"Checking", "CorpusAdmin", "AutoReply"}
@@ -244,16 +251,11 @@ def test_run_bot_starts_before_the_integrity_check_and_stops_if_it_fails(tmp_pat
     _damage(path)
     seen = {}
 
-    async def login(self, token):
-        await self._async_setup_hook()
-        await self.setup_hook()
-
     async def connect(self, reconnect=True):
         seen["cogs"] = set(self.cogs)  # set up before the check has answered
         await asyncio.wait_for(self._integrity_watch, 30)  # ... which then closes the bot
 
-    monkeypatch.setattr(CrosscheckBot, "login", login)
-    monkeypatch.setattr(CrosscheckBot, "connect", connect)
+    _offline(monkeypatch, connect)
     with caplog.at_level(logging.ERROR):
         assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 1
     assert seen["cogs"] == {"Checking", "CorpusAdmin", "AutoReply"}
@@ -268,10 +270,6 @@ def test_run_bot_keeps_signals_in_a_child_after_the_check_and_stops_it_on_close(
     path = tmp_path / "x.db"
     prepare(path)  # an existing, seeded database: its integrity check runs beside the start
     seen = {}
-
-    async def login(self, token):
-        await self._async_setup_hook()
-        await self.setup_hook()
 
     async def connect(self, reconnect=True):
         self.precompute_every = 0.05  # the passes after the first, quickly
@@ -288,8 +286,7 @@ def test_run_bot_keeps_signals_in_a_child_after_the_check_and_stops_it_on_close(
         seen["watch"] = self._integrity_watch
         # The gateway closed (e.g. SIGTERM -> close()): start() returns, and the bot closes.
 
-    monkeypatch.setattr(CrosscheckBot, "login", login)
-    monkeypatch.setattr(CrosscheckBot, "connect", connect)
+    _offline(monkeypatch, connect)
     assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 0
     children = seen["children"]
     assert len(children) == 2  # the first pass after the check, and a later one
@@ -312,10 +309,6 @@ def test_an_import_starts_a_signals_pass_while_the_periodic_ones_wait(tmp_path: 
     prepare(path)
     seen = {}
 
-    async def login(self, token):
-        await self._async_setup_hook()
-        await self.setup_hook()
-
     async def connect(self, reconnect=True):
         self.precompute_every = 3600.0  # no periodic pass during the test
         for _ in range(600):
@@ -327,8 +320,7 @@ def test_an_import_starts_a_signals_pass_while_the_periodic_ones_wait(tmp_path: 
         self.keep_signals()  # as the import command does
         seen["second"] = self._precompute is not first and self._precompute is not None
 
-    monkeypatch.setattr(CrosscheckBot, "login", login)
-    monkeypatch.setattr(CrosscheckBot, "connect", connect)
+    _offline(monkeypatch, connect)
     assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 0
     assert seen["second"]
 
