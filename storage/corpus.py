@@ -290,8 +290,8 @@ class Corpus:
             )
         if self._verifying is not None and not self._verifying.done():
             raise CorpusBusy(
-                "Crosscheck is still checking its database for damage after starting (up to a minute for a large "
-                "corpus); nothing was changed. Try again in a minute."
+                "Crosscheck is still checking its database for damage after starting (a minute or two for a large "
+                "corpus); nothing was changed. Try again in a minute or two."
             )
 
     async def close(self) -> None:
