@@ -547,7 +547,8 @@ def sync_commands(settings: Settings, db_path: str | Path, *, guild_id: int | No
         # Discord's error bodies may echo what was sent: everything printed passes the same redaction as the logs.
         print(redact(message), flush=True)
 
-    bot = CrosscheckBot(settings, db_path)
+    # Registering commands reads nothing of the corpus' articles: no signals precompute for this short login.
+    bot = CrosscheckBot(settings.model_copy(update={"precompute": False}), db_path)
     started = time.monotonic()
     try:
         synced = asyncio.run(_sync(bot, token, guild_id, clear))

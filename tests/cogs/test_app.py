@@ -165,6 +165,14 @@ def _offline_login(monkeypatch, requests: list):
 def test_sync_registers_commands_globally_or_in_one_server(tmp_path: Path, monkeypatch, capsys):
     requests: list = []
     _offline_login(monkeypatch, requests)
+    precompute_on = []
+    real_setup = CrosscheckBot.setup_hook
+
+    async def setup_hook(self):
+        precompute_on.append(self.settings.precompute)
+        await real_setup(self)
+
+    monkeypatch.setattr(CrosscheckBot, "setup_hook", setup_hook)
     s = Settings(_env_file=None, DISCORD_TOKEN="x" * 70)
     assert sync_commands(s, tmp_path / "x.db") == 0
     method, url, body = requests[-1]
@@ -182,6 +190,7 @@ def test_sync_registers_commands_globally_or_in_one_server(tmp_path: Path, monke
     assert sync_commands(s, tmp_path / "x.db", guild_id=GUILD_A, clear=True) == 0
     assert requests[-1][2] == []
     json.dumps(body)  # what Discord receives is plain JSON
+    assert precompute_on == [False] * 3 and s.precompute  # no signals precompute for a sync; the settings unchanged
 
 
 def test_run_bot_reports_a_rejected_token(tmp_path: Path, monkeypatch):
