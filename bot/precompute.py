@@ -13,12 +13,14 @@ every 10 minutes (``PRECOMPUTE_EVERY``); an article written since the last pass 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +38,11 @@ class Filled:
     articles: int  # seen
     computed: int  # whose signals were computed and kept now
     seconds: float
+    busy: bool = False  # another pass on the same file was running: this one did nothing
 
     def describe(self) -> str:
+        if self.busy:
+            return "another pass is keeping this database's signals (a bot's, or another shard's): nothing done"
         rate = self.computed / self.seconds if self.seconds > 0 else 0.0
         return (f"{self.computed:,} articles' signals computed and kept ({self.articles:,} articles read) in "
                 f"{self.seconds:.1f} s ({rate:,.0f}/s); the others' kept signals still fit")
@@ -50,6 +55,34 @@ def fill(path: str | Path) -> Filled:
     without kept signals are read: a write to an article deletes its kept signals (a trigger), so those are the
     missing and the stale ones.  Otherwise every article is read and its key compared, and the code is recorded."""
     started = time.perf_counter()
+    with _only_pass(path) as alone:
+        if not alone:
+            return Filled(0, 0, time.perf_counter() - started, busy=True)
+        return _fill(path, started)
+
+
+@contextlib.contextmanager
+def _only_pass(path: str | Path) -> Iterator[bool]:
+    """One pass per database file at a time (several shards of a bot each start one): an exclusive lock on
+    ``<db>.precompute-lock``, given up by the kernel if the process dies.  Yields False if another pass holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (passes may overlap; each computes what it finds missing)
+        yield True
+        return
+    with open(f"{path}.precompute-lock", "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _fill(path: str | Path, started: float) -> Filled:
     conn = connect(path, check="off")
     conn.row_factory = sqlite3.Row
     code = signals.SIGNALS_CODE.hex()

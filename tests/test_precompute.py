@@ -176,3 +176,17 @@ def test_the_background_child_keeps_the_signals(db: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM article_signals").fetchone()[0] == 5
     conn.close()
+
+
+def test_one_pass_per_database_at_a_time(db: Path) -> None:
+    """Several shards of a bot each start a pass: while one runs, the others do nothing."""
+    from bot.precompute import _only_pass
+
+    with _only_pass(db) as alone:
+        assert alone
+        other = fill(db)
+        assert other.busy and other.computed == 0 and "another pass" in other.describe()
+        conn = sqlite3.connect(db)
+        assert conn.execute("SELECT count(*) FROM article_signals").fetchone()[0] == 0
+        conn.close()
+    assert fill(db).computed == 5  # once it is done, the next pass runs
