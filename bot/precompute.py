@@ -88,23 +88,21 @@ def _fill(path: str | Path, started: float) -> Filled:
     code = signals.SIGNALS_CODE.hex()
     seen = computed = 0
     try:
-        if signals_code(conn) == code:
-            for rows in articles_without_signals(conn):
-                articles = [row_article(r) for r in rows]
-                seen += len(articles)
-                computed += store_signals(conn, [(a.id, signals_key(a), dump_own(own_signals(a))) for a in articles])
+        if signals_code(conn) == code:  # only the articles without kept signals (they have no key to compare)
+            batches = ([(row, None) for row in rows] for rows in articles_without_signals(conn))
         else:
-            for batch in article_batches(conn):
-                todo = []
-                for row, kept_key in batch:
-                    article = row_article(row)
-                    key = signals_key(article)
-                    if key != kept_key:
-                        todo.append((article.id, key, dump_own(own_signals(article))))
-                seen += len(batch)
-                if todo:
-                    computed += store_signals(conn, todo)
-            set_signals_code(conn, code)
+            batches = article_batches(conn)
+        for batch in batches:
+            todo = []
+            for row, kept_key in batch:
+                article = row_article(row)
+                key = signals_key(article)
+                if key != kept_key:
+                    todo.append((article.id, key, dump_own(own_signals(article))))
+            seen += len(batch)
+            if todo:
+                computed += store_signals(conn, todo)
+        set_signals_code(conn, code)
     finally:
         conn.close()
     return Filled(seen, computed, time.perf_counter() - started)

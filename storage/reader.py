@@ -657,15 +657,8 @@ class CorpusReader:
 
     def kept_signals(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(key, own) of the articles' kept signals (table ``article_signals``), by article id."""
-        out: dict[str, tuple[str, str]] = {}
-        for i in range(0, len(article_ids), 500):
-            chunk = article_ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.conn.execute(
-                f"SELECT article_id, key, own FROM article_signals WHERE article_id IN ({marks})", chunk  # noqa: S608
-            ):
-                out[r[0]] = (r[1], r[2])
-        return out
+        rows = self._rows_in("SELECT article_id, key, own FROM article_signals WHERE article_id IN ({marks})", article_ids)
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     def bundle(
         self, story_id: str, guild_id: int | None, outlet: Callable[[str, int | None], Outlet | None] | None = None
