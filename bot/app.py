@@ -53,6 +53,8 @@ DEFER_AFTER = 2.0
 #: Seconds between the precompute passes after the first (bot/precompute.py): they keep the signals of articles
 #: written since; a pass with nothing to do costs a child process's start and 0.2 s at 100k stories.
 PRECOMPUTE_EVERY = 600.0
+#: Seconds between looks at a running pass when another one is wanted after it (a moderator's new article).
+PRECOMPUTE_POLL = 1.0
 
 #: What moderator commands need by default (a hint to Discord; the code checks it too).
 MODERATOR_PERMISSIONS = discord.Permissions(manage_guild=True)
@@ -324,6 +326,7 @@ class CrosscheckBot(commands.Bot):
         self._corpus_opened_here = False
         self._integrity_watch: asyncio.Task[None] | None = None
         self._precompute: subprocess.Popen[bytes] | None = None
+        self._precompute_again: asyncio.Task[None] | None = None  # a pass asked for while one runs: after it
         self.exit_code = 0  # what run_bot returns once the bot has stopped (1: it stopped on a damaged database)
         self.precompute_every = PRECOMPUTE_EVERY
         self._checked = False  # the corpus passed its integrity check (or had none to pass)
@@ -376,21 +379,33 @@ class CrosscheckBot(commands.Bot):
             self._start_precompute()
 
     def keep_signals(self) -> None:
-        """After an import: keep the new articles' signals in the background (bot/precompute.py), as at start."""
+        """After a moderator's import, article or undo: keep the new articles' signals in the background
+        (bot/precompute.py), as at start, so that their story's first check reads them instead of computing them."""
         if self._checked:  # (before that, the check's end starts the first pass)
             self._start_precompute()
 
     def _start_precompute(self) -> None:
         if not self.settings.precompute or self.is_closed() or not self._corpus_opened_here:
             return
-        if self._precompute is not None and self._precompute.poll() is None:
-            return  # the running pass may or may not reach the newest articles; the next one does
+        running = self._precompute
+        if running is not None and running.poll() is None:
+            # The running pass may have read its list of articles before the newest were written: one more pass
+            # once it ends (however many are asked for meanwhile).
+            if self._precompute_again is None or self._precompute_again.done():
+                self._precompute_again = asyncio.create_task(self._precompute_after(running),
+                                                             name="crosscheck-precompute-again")
+            return
         self._precompute = run_in_background(self.db_path)
 
+    async def _precompute_after(self, child: subprocess.Popen[bytes]) -> None:
+        while child.poll() is None:
+            await asyncio.sleep(PRECOMPUTE_POLL)
+        self._start_precompute()
+
     async def close(self) -> None:
-        watch = self._integrity_watch
-        if watch is not None and not watch.done() and watch is not asyncio.current_task():
-            watch.cancel()  # (waiting for the check, or between precompute passes)
+        for task in (self._integrity_watch, self._precompute_again):
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                task.cancel()  # (waiting for the check, between precompute passes, or for a pass to end)
         child, self._precompute = self._precompute, None
         if child is not None and child.poll() is None:
             child.terminate()  # it keeps signals in short transactions: stopping it loses at most one batch

@@ -451,6 +451,7 @@ class CorpusAdmin(commands.Cog):
             await self.bot.corpus.apply(
                 CorpusFile(outlets=new_outlets, articles=[article]), actor(interaction), action="article-add"
             )
+        self.bot.keep_signals()  # its signals, in the background, so that its story's next check reads them
         msg = f"Added the article **{plain(article.title or article.id)}** ({code(article.id)}) to {code(story)}"
         if new_outlets:
             msg += f", with the new outlet {code(new_outlets[0].id)} (rate it with `/corpus rate`)"
@@ -769,8 +770,11 @@ class CorpusAdmin(commands.Cog):
             return
         if entry.target_kind == "settings":
             self.bot.forget_guild_settings(entry.guild_id)
-        elif entry.target_kind == "autoreply" and (cog := self.bot.get_cog("AutoReply")) is not None:
-            await cog.reload()  # type: ignore[attr-defined]
+        elif entry.target_kind == "autoreply":
+            if (cog := self.bot.get_cog("AutoReply")) is not None:
+                await cog.reload()  # type: ignore[attr-defined]
+        else:
+            self.bot.keep_signals()  # an undone removal or edit may bring articles back (a pass with none: 0.2 s)
         await send_private(
             interaction,
             f"Undid #{entry.id}: {plain(entry.action)} {plain(entry.target_kind)} {code(entry.target_id)} "

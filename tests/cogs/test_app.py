@@ -334,6 +334,92 @@ def test_an_import_starts_a_signals_pass_while_the_periodic_ones_wait(tmp_path: 
     assert seen["second"]
 
 
+def test_an_article_written_while_the_bot_runs_gets_its_signals_kept(tmp_path: Path, monkeypatch):
+    """End to end, with the real child process: a moderator's new article, then keep_signals() (as article-add
+    calls it), and its kept copy is in the database, with the key a report checks."""
+    import asyncio
+
+    from bot.cli import prepare
+    from bot.models import Article, CorpusFile
+    from bot.signals import signals_key
+    from storage.corpus import Actor
+    from tests.cogs.conftest import GUILD_A, SEED_STORY
+
+    path = tmp_path / "x.db"
+    prepare(path)
+    seen = {}
+
+    async def connect(self, reconnect=True):
+        self.precompute_every = 3600.0
+        for _ in range(600):  # the first pass, after the integrity check
+            if self._precompute is not None and self._precompute.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        article = Article(id="new-one", story=SEED_STORY, outlet="kabul-dispatch", title="A new report",
+                          text="Officials said on Monday that the agreement was signed in Moscow. " * 5)
+        await self.corpus.apply(CorpusFile(articles=[article]), Actor(GUILD_A, 7, "mod"), action="article-add")
+        assert self.corpus.reader.kept_signals(["new-one"]) == {}
+        self.keep_signals()
+        for _ in range(600):
+            if self._precompute.poll() is not None and self.corpus.reader.kept_signals(["new-one"]):
+                break
+            await asyncio.sleep(0.05)
+        stored = self.corpus.reader.article("new-one", GUILD_A)
+        seen["kept"] = self.corpus.reader.kept_signals(["new-one"]).get("new-one", ("", ""))[0] == signals_key(stored)
+
+    _offline(monkeypatch, connect)
+    assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 0
+    assert seen == {"kept": True}
+
+
+def test_a_pass_asked_for_while_one_runs_starts_once_after_it(tmp_path: Path, monkeypatch):
+    """A running pass may have listed its articles before a moderator's new one was written: one more pass follows
+    it, however many are asked for meanwhile, and none runs beside it."""
+    import asyncio
+    import subprocess
+    import sys
+
+    from bot import app as app_module
+    from bot.cli import prepare
+
+    path = tmp_path / "x.db"
+    prepare(path)
+    started: list[subprocess.Popen] = []
+
+    def run_in_background(db):  # a pass that lasts until the test ends it
+        child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(app_module, "run_in_background", run_in_background)
+    monkeypatch.setattr(app_module, "PRECOMPUTE_POLL", 0.02)
+    seen = {}
+
+    async def until(cond):
+        for _ in range(500):
+            if cond():
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    async def connect(self, reconnect=True):
+        self.precompute_every = 3600.0  # no periodic pass during the test
+        assert await until(lambda: len(started) == 1)  # the first pass, after the integrity check
+        self.keep_signals()  # as /corpus article-add does, twice, while the first pass runs
+        self.keep_signals()
+        await asyncio.sleep(0.1)
+        seen["beside"] = len(started)
+        started[0].stdin.close()  # the first pass ends
+        seen["after"] = await until(lambda: len(started) == 2)
+        await asyncio.sleep(0.2)
+        seen["count"] = len(started)
+
+    _offline(monkeypatch, connect)
+    assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 0
+    assert seen == {"beside": 1, "after": True, "count": 2}
+    assert all(child.poll() is not None for child in started)  # the second was stopped with the bot
+
+
 @pytest.mark.parametrize("perm", ["manage_guild", "administrator"])
 async def test_is_moderator_accepts_manage_server_or_admin(bot, fake: FakeDiscord, perm):
     i = fake.command("settings", {}, user=MEMBER, perms=discord.Permissions(**{perm: True}))

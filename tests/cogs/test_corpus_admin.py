@@ -144,6 +144,22 @@ async def test_article_add_with_fields_creates_the_outlet_from_the_link(bot: Cro
     assert "new outlet" not in answer.content
 
 
+async def test_a_new_article_or_an_undo_asks_for_a_signals_pass_but_a_rating_does_not(bot: CrosscheckBot,
+                                                                                     fake: FakeDiscord, monkeypatch):
+    """So that the new article's story's next check reads its signals instead of computing them (bot/precompute)."""
+    asked = []
+    monkeypatch.setattr(bot, "keep_signals", lambda: asked.append(1))
+    await add_story(fake)
+    assert asked == []
+    answer = await fake.cmd("corpus article-add", {"story": "vulkaria-zentrix-ban", "outlet": "kabul-dispatch",
+                                                   "text": "The ministry banned the Zentrix app on Monday."})
+    assert "Added the article" in answer.content and len(asked) == 1
+    answer = await fake.cmd("corpus article-add", {"story": "no-such-story", "outlet": "kabul-dispatch", "text": "x y z"})
+    assert "Added" not in answer.content and len(asked) == 1  # nothing written, nothing to keep
+    assert "Undid" in (await fake.cmd("corpus undo", {})).content
+    assert len(asked) == 2
+
+
 async def test_article_add_from_a_txt_or_json_attachment(bot: CrosscheckBot, fake: FakeDiscord):
     await add_story(fake)
     aid, att = fake.attachment("article.txt", "Line one about Zentrix.\nLine two about the ban.".encode(), content_type="text/plain")
