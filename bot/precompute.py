@@ -7,8 +7,9 @@ story's first /check.  This goes through every article, and for each whose kept 
 (``signals_key``: the article's fields and the signal code) computes ``own_signals`` and keeps them (table
 ``article_signals``, storage/derived.py), a batch per short transaction.  Reports use what is kept and fits, and
 compute the rest as before, so running it (or not) changes no report, only its cost.  The bot runs it in a child
-process at low priority (``run_in_background``) once its integrity check has passed, after a ``/corpus import`` and
-every 10 minutes (``PRECOMPUTE_EVERY``); an article written since the last pass is computed at its first check.
+process at low priority (``run_in_background``) once its integrity check has passed, after a moderator's import,
+article or undo, and every 10 minutes (``PRECOMPUTE_EVERY``); an article written since the last pass is computed at
+its first check.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import bot.signals as signals
 from bot.signals import dump_own, own_signals, signals_key
@@ -64,22 +66,45 @@ def fill(path: str | Path) -> Filled:
 @contextlib.contextmanager
 def _only_pass(path: str | Path) -> Iterator[bool]:
     """One pass per database file at a time (several shards of a bot each start one): an exclusive lock on
-    ``<db>.precompute-lock``, given up by the kernel if the process dies.  Yields False if another pass holds it."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock (passes may overlap; each computes what it finds missing)
-        yield True
-        return
+    ``<db>.precompute-lock``, given up by the operating system if the process dies.  Yields False if another pass
+    holds it.  ``flock`` on POSIX; on Windows ``msvcrt.locking`` of the file's first byte (not run on this project's
+    machines, which are all Linux)."""
     with open(f"{path}.precompute-lock", "a+b") as fh:
+        lock, unlock = _lock_functions(fh)
+        if lock is None:  # neither: no lock (passes may overlap; each computes what it finds missing)
+            yield True
+            return
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock()
         except OSError:
             yield False
             return
         try:
             yield True
         finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            unlock()
+
+
+def _lock_functions(fh: Any) -> tuple[Callable[[], None] | None, Callable[[], None]]:
+    """(take the lock without waiting, raising OSError if it is held; give it up) for the open file ``fh``."""
+    try:
+        import fcntl
+    except ImportError:
+        pass
+    else:
+        return (lambda: fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB),
+                lambda: fcntl.flock(fh.fileno(), fcntl.LOCK_UN))
+    try:
+        import msvcrt
+    except ImportError:
+        return None, lambda: None
+
+    def at_start(mode: int) -> None:
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), mode, 1)  # type: ignore[attr-defined]  (a byte past the end may be locked)
+
+    return (lambda: at_start(msvcrt.LK_NBLCK),  # type: ignore[attr-defined]
+            lambda: at_start(msvcrt.LK_UNLCK))  # type: ignore[attr-defined]
 
 
 def _fill(path: str | Path, started: float) -> Filled:

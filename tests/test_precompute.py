@@ -190,3 +190,17 @@ def test_one_pass_per_database_at_a_time(db: Path) -> None:
         assert conn.execute("SELECT count(*) FROM article_signals").fetchone()[0] == 0
         conn.close()
     assert fill(db).computed == 5  # once it is done, the next pass runs
+
+
+def test_without_a_lock_module_passes_run_unlocked(db: Path, monkeypatch) -> None:
+    """Neither fcntl nor msvcrt (an unusual platform): no lock, and a pass still runs (passes may then overlap)."""
+    import sys
+
+    from bot.precompute import _only_pass
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` raises ImportError
+    monkeypatch.setitem(sys.modules, "msvcrt", None)
+    with _only_pass(db) as alone:
+        assert alone
+        other = fill(db)
+        assert not other.busy and other.computed == 5
