@@ -203,3 +203,10 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     assert cc["integrity_check_s"] >= cc["startup_s"]  # opened as the bot opens it: the check runs beside the start
     assert "the integrity check beside it" in printed and "with its report" in printed
     assert "Articles' signals kept" in printed  # as a started bot has them
+    from benchmarks.report import render
+
+    table = render(report)
+    assert "| 60 | " in table and "integrity check done" in table
+    whole = table[table.index("integrity check done"):]  # the whole-/check table: its row holds the report's times
+    row = next(line for line in whole.splitlines() if line.startswith("| 60 | "))
+    assert row.startswith(f"| 60 | {cc['report']['short']['p50_ms']:.2f} / {cc['report']['short']['p99_ms']:.2f} |")
