@@ -51,7 +51,7 @@ MAX_QUERY_WORDS = 300
 #: Typo correction of index terms only for messages of at most this many content words.
 MAX_CORRECTED_WORDS = 12
 #: Hashtags of this many letters that the corpus does not know as one word are split into known words
-#: ("#fyrefestival": +0.009 MAP@5 on CheckThat! 2020 dev, fitted on 2020 train; see docs/performance.md).
+#: ("#fyrefestival": +0.009 MAP@5 on CheckThat! 2020 dev, fitted on 2020 train; see docs/performance-log.md).
 GLUED_MIN, GLUED_MAX = 6, 40
 #: ... or, when no such split exists, into one known word of this many letters or more and an unknown rest of 4 or
 #: more ("#krystinamartelli" -> "krystina martelli"; +0.005 on 2020 dev, +0.0006 to +0.0012 in cross-validation).
