@@ -50,9 +50,10 @@ EXTENSIONS = ("cogs.checking", "cogs.corpus_admin", "cogs.autoreply")
 
 #: Defer an interaction when its answer is not ready after this many seconds (Discord allows 3 for the first reply).
 DEFER_AFTER = 2.0
-#: Seconds between the precompute passes after the first (bot/precompute.py): they keep the signals of articles
-#: written since; a pass with nothing to do costs a child process's start and 0.2 s at 100k stories.
-PRECOMPUTE_EVERY = 600.0
+#: Seconds between looks at the corpus version after the first precompute pass (bot/precompute.py): when it moved (a
+#: moderator's change, or a command-line import beside the bot), another pass keeps the new articles' signals.  A look
+#: is one indexed read; a pass with nothing to do costs a child process's start and 0.2 s at 100k stories.
+PRECOMPUTE_EVERY = 30.0
 #: Seconds between looks at a running pass when another one is wanted after it (a moderator's new article).
 PRECOMPUTE_POLL = 1.0
 
@@ -371,12 +372,17 @@ class CrosscheckBot(commands.Bot):
         self._checked = True
         if not self.settings.precompute:
             return
+        # ...and again whenever the corpus changed since (a moderator's change starts one at once, keep_signals; a
+        # command-line import beside the bot is seen here).  The version is read before the pass starts, so a change
+        # the pass may have missed moves it.
+        seen = await asyncio.to_thread(self.corpus.reader.version)
         self._start_precompute()
-        # ...and again now and then, for articles written since (by moderators, or a CLI import beside the bot): a
-        # pass that finds nothing to do reads no article (0.2 s at 100k stories, in a child process).
         while not self.is_closed():
             await asyncio.sleep(self.precompute_every)
-            self._start_precompute()
+            now = await asyncio.to_thread(self.corpus.reader.version)
+            if now != seen:
+                seen = now
+                self._start_precompute()
 
     def keep_signals(self) -> None:
         """After a moderator's import, article or undo: keep the new articles' signals in the background

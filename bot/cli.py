@@ -261,7 +261,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         if took is not None:
             print(f"matcher index saved for the bot's next start ({took:.1f} s)")
     if result.articles:
-        print("the new articles' quality signals are kept by the running bot within 10 minutes (or at its next "
+        print("the new articles' quality signals are kept by a running bot within a minute (or at its next "
               "start), or now with `crosscheck precompute`; until then a story's first check computes them")
     return 0
 

@@ -8,8 +8,8 @@ story's first /check.  This goes through every article, and for each whose kept 
 ``article_signals``, storage/derived.py), a batch per short transaction.  Reports use what is kept and fits, and
 compute the rest as before, so running it (or not) changes no report, only its cost.  The bot runs it in a child
 process at low priority (``run_in_background``) once its integrity check has passed, after a moderator's import,
-article or undo, and every 10 minutes (``PRECOMPUTE_EVERY``); an article written since the last pass is computed at
-its first check.
+article or undo, and whenever it sees the corpus version move (looked at every 30 s, ``PRECOMPUTE_EVERY``: a
+command-line import beside it); an article written since the last pass is computed at its first check.
 """
 
 from __future__ import annotations

@@ -272,33 +272,54 @@ def test_run_bot_starts_before_the_integrity_check_and_stops_if_it_fails(tmp_pat
 
 
 def test_run_bot_keeps_signals_in_a_child_after_the_check_and_stops_it_on_close(tmp_path: Path, monkeypatch):
+    """One pass after the integrity check; another only once the corpus changed (here: a write from another
+    program, as a command-line import beside the bot); none left running after the bot."""
     import asyncio
+    import itertools
 
-    from bot.cli import prepare
+    from bot.cli import open_corpus, prepare
+    from bot.models import Article, CorpusFile
+    from storage.corpus import Actor
+    from tests.cogs.conftest import SEED_STORY
 
     path = tmp_path / "x.db"
     prepare(path)  # an existing, seeded database: its integrity check runs beside the start
     seen = {}
+    ids = itertools.count()
 
-    async def connect(self, reconnect=True):
-        self.precompute_every = 0.05  # the passes after the first, quickly
-        children = set()
-        for _ in range(600):
+    async def watch(self, children: set, seconds: float, until: int) -> set:
+        for _ in range(int(seconds / 0.05)):
             if self._precompute is not None:
                 children.add(self._precompute)
-                if len(children) == 2 or not self.settings.precompute:
-                    break
-            if self._integrity_watch.done():
+            if len(children) >= until or (self._integrity_watch.done() and not self.settings.precompute):
                 break
             await asyncio.sleep(0.05)
-        seen["children"] = children
+        return children
+
+    async def connect(self, reconnect=True):
+        self.precompute_every = 0.05  # the looks at the corpus version, quickly
+        children = await watch(self, set(), 30.0, until=1)
+        for _ in range(600):  # the first pass ends
+            if all(c.poll() is not None for c in children):
+                break
+            await asyncio.sleep(0.05)
+        seen["unchanged"] = len(await watch(self, children, 0.5, until=2))  # no change, no other pass
+        other = await open_corpus(path, check="off", seed=False)  # another program writes
+        try:
+            article = Article(id=f"from-cli-{next(ids)}", story=SEED_STORY, outlet="kabul-dispatch",
+                              text="Officials said the deal was signed.")
+            await other.apply(CorpusFile(articles=[article]), Actor(), action="import")
+        finally:
+            await other.close()
+        seen["children"] = await watch(self, children, 30.0, until=2)
         seen["watch"] = self._integrity_watch
         # The gateway closed (e.g. SIGTERM -> close()): start() returns, and the bot closes.
 
     _offline(monkeypatch, connect)
     assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 0
     children = seen["children"]
-    assert len(children) == 2  # the first pass after the check, and a later one
+    assert seen["unchanged"] == 1
+    assert len(children) == 2  # the first pass after the check, and one after the change
     for child in children:
         assert child.args[1:3] == ["-m", "bot.precompute"] and "--nice" in child.args
         assert child.poll() is not None  # finished or stopped: never left running after the bot
