@@ -19,6 +19,7 @@ import contextlib
 import logging
 import secrets
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import OrderedDict
@@ -379,7 +380,11 @@ class CrosscheckBot(commands.Bot):
         self._start_precompute()
         while not self.is_closed():
             await asyncio.sleep(self.precompute_every)
-            now = await asyncio.to_thread(self.corpus.reader.version)
+            try:
+                now = await asyncio.to_thread(self.corpus.reader.version)
+            except sqlite3.Error as exc:  # (a passing error must not end the watch for the bot's lifetime)
+                log.warning("could not read the corpus version (%s); the next look tries again", exc)
+                continue
             if now != seen:
                 seen = now
                 self._start_precompute()

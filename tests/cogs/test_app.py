@@ -328,6 +328,45 @@ def test_run_bot_keeps_signals_in_a_child_after_the_check_and_stops_it_on_close(
     assert seen["children"] == set()
 
 
+def test_a_failed_look_at_the_corpus_version_does_not_end_the_watch(tmp_path: Path, monkeypatch, caplog):
+    import asyncio
+    import sqlite3
+
+    from bot.cli import prepare
+
+    path = tmp_path / "x.db"
+    prepare(path)
+    seen = {}
+
+    async def connect(self, reconnect=True):
+        self.precompute_every = 0.05
+        for _ in range(600):  # the first pass, after the check
+            if self._precompute is not None and self._precompute.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        first, real = self._precompute, self.corpus.reader.version
+        calls = []
+
+        def version():
+            calls.append(1)
+            if len(calls) == 1:
+                raise sqlite3.OperationalError("disk I/O error")
+            return real() + 1  # then: the corpus moved
+
+        monkeypatch.setattr(self.corpus.reader, "version", version)
+        for _ in range(200):
+            if self._precompute is not first:
+                break
+            await asyncio.sleep(0.05)
+        seen["second"] = self._precompute is not first
+
+    _offline(monkeypatch, connect)
+    with caplog.at_level(logging.WARNING, logger="crosscheck.bot"):
+        assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), path) == 0
+    assert seen == {"second": True}
+    assert "could not read the corpus version (disk I/O error)" in caplog.text
+
+
 def test_an_import_starts_a_signals_pass_while_the_periodic_ones_wait(tmp_path: Path, monkeypatch):
     """Regression: keep_signals() (after a /corpus import) waited for the task that runs the periodic passes to end,
     which it never does while the bot runs."""
