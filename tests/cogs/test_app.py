@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -223,6 +224,20 @@ def _offline(monkeypatch, connect) -> None:
     monkeypatch.setattr(CrosscheckBot, "connect", connect)
 
 
+async def _until(cond, seconds: float = 30.0, step: float = 0.05) -> bool:
+    """Look at ``cond()`` every ``step`` seconds until it holds or ``seconds`` have passed; whether it held."""
+    for _ in range(max(1, int(seconds / step))):
+        if cond():
+            return True
+        await asyncio.sleep(step)
+    return bool(cond())
+
+
+def _pass_done(bot: CrosscheckBot) -> bool:
+    """A signals pass was started and has ended."""
+    return bot._precompute is not None and bot._precompute.poll() is not None
+
+
 def test_run_bot_starts_sets_up_and_closes_cleanly(tmp_path: Path, monkeypatch):
     """``run_bot`` logs in (setup_hook: corpus, cogs), connects, and closes the database when the bot stops."""
     seen = {}
@@ -249,8 +264,6 @@ def test_run_bot_starts_sets_up_and_closes_cleanly(tmp_path: Path, monkeypatch):
 def test_run_bot_starts_before_the_integrity_check_and_stops_if_it_fails(tmp_path: Path, monkeypatch, caplog):
     """The check of an existing database runs beside the bot (it reads the whole file: seconds at 1M claims); the
     bot is set up and connecting meanwhile, and a damaged file stops it with exit code 1 and what to do."""
-    import asyncio
-
     from bot.cli import prepare
     from tests.reliability.test_durability import _damage, _filled
 
@@ -274,13 +287,11 @@ def test_run_bot_starts_before_the_integrity_check_and_stops_if_it_fails(tmp_pat
 def test_run_bot_keeps_signals_in_a_child_after_the_check_and_stops_it_on_close(tmp_path: Path, monkeypatch):
     """One pass after the integrity check; another only once the corpus changed (here: a write from another
     program, as a command-line import beside the bot); none left running after the bot."""
-    import asyncio
     import itertools
 
     from bot.cli import open_corpus, prepare
     from bot.models import Article, CorpusFile
     from storage.corpus import Actor
-    from tests.cogs.conftest import SEED_STORY
 
     path = tmp_path / "x.db"
     prepare(path)  # an existing, seeded database: its integrity check runs beside the start
@@ -288,21 +299,18 @@ def test_run_bot_keeps_signals_in_a_child_after_the_check_and_stops_it_on_close(
     ids = itertools.count()
 
     async def watch(self, children: set, seconds: float, until: int) -> set:
-        for _ in range(int(seconds / 0.05)):
+        def enough() -> bool:
             if self._precompute is not None:
                 children.add(self._precompute)
-            if len(children) >= until or (self._integrity_watch.done() and not self.settings.precompute):
-                break
-            await asyncio.sleep(0.05)
+            return len(children) >= until or (self._integrity_watch.done() and not self.settings.precompute)
+
+        await _until(enough, seconds)
         return children
 
     async def connect(self, reconnect=True):
         self.precompute_every = 0.05  # the looks at the corpus version, quickly
         children = await watch(self, set(), 30.0, until=1)
-        for _ in range(600):  # the first pass ends
-            if all(c.poll() is not None for c in children):
-                break
-            await asyncio.sleep(0.05)
+        await _until(lambda: all(c.poll() is not None for c in children))  # the first pass ends
         seen["unchanged"] = len(await watch(self, children, 0.5, until=2))  # no change, no other pass
         other = await open_corpus(path, check="off", seed=False)  # another program writes
         try:
@@ -329,7 +337,6 @@ def test_run_bot_keeps_signals_in_a_child_after_the_check_and_stops_it_on_close(
 
 
 def test_a_failed_look_at_the_corpus_version_does_not_end_the_watch(tmp_path: Path, monkeypatch, caplog):
-    import asyncio
     import sqlite3
 
     from bot.cli import prepare
@@ -340,10 +347,7 @@ def test_a_failed_look_at_the_corpus_version_does_not_end_the_watch(tmp_path: Pa
 
     async def connect(self, reconnect=True):
         self.precompute_every = 0.05
-        for _ in range(600):  # the first pass, after the check
-            if self._precompute is not None and self._precompute.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
+        await _until(lambda: _pass_done(self))  # the first pass, after the check
         first, real = self._precompute, self.corpus.reader.version
         calls = []
 
@@ -354,10 +358,7 @@ def test_a_failed_look_at_the_corpus_version_does_not_end_the_watch(tmp_path: Pa
             return real() + 1  # then: the corpus moved
 
         monkeypatch.setattr(self.corpus.reader, "version", version)
-        for _ in range(200):
-            if self._precompute is not first:
-                break
-            await asyncio.sleep(0.05)
+        await _until(lambda: self._precompute is not first, 10.0)
         seen["second"] = self._precompute is not first
 
     _offline(monkeypatch, connect)
@@ -370,8 +371,6 @@ def test_a_failed_look_at_the_corpus_version_does_not_end_the_watch(tmp_path: Pa
 def test_an_import_starts_a_signals_pass_while_the_periodic_ones_wait(tmp_path: Path, monkeypatch):
     """Regression: keep_signals() (after a /corpus import) waited for the task that runs the periodic passes to end,
     which it never does while the bot runs."""
-    import asyncio
-
     from bot.cli import prepare
 
     path = tmp_path / "x.db"
@@ -380,10 +379,7 @@ def test_an_import_starts_a_signals_pass_while_the_periodic_ones_wait(tmp_path: 
 
     async def connect(self, reconnect=True):
         self.precompute_every = 3600.0  # no periodic pass during the test
-        for _ in range(600):
-            if self._precompute is not None and self._precompute.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
+        await _until(lambda: _pass_done(self))
         first = self._precompute
         assert first is not None and first.returncode == 0 and not self._integrity_watch.done()
         self.keep_signals()  # as the import command does
@@ -397,13 +393,10 @@ def test_an_import_starts_a_signals_pass_while_the_periodic_ones_wait(tmp_path: 
 def test_an_article_written_while_the_bot_runs_gets_its_signals_kept(tmp_path: Path, monkeypatch):
     """End to end, with the real child process: a moderator's new article, then keep_signals() (as article-add
     calls it), and its kept copy is in the database, with the key a report checks."""
-    import asyncio
-
     from bot.cli import prepare
     from bot.models import Article, CorpusFile
     from bot.signals import signals_key
     from storage.corpus import Actor
-    from tests.cogs.conftest import GUILD_A, SEED_STORY
 
     path = tmp_path / "x.db"
     prepare(path)
@@ -411,19 +404,13 @@ def test_an_article_written_while_the_bot_runs_gets_its_signals_kept(tmp_path: P
 
     async def connect(self, reconnect=True):
         self.precompute_every = 3600.0
-        for _ in range(600):  # the first pass, after the integrity check
-            if self._precompute is not None and self._precompute.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
+        await _until(lambda: _pass_done(self))  # the first pass, after the integrity check
         article = Article(id="new-one", story=SEED_STORY, outlet="kabul-dispatch", title="A new report",
                           text="Officials said on Monday that the agreement was signed in Moscow. " * 5)
         await self.corpus.apply(CorpusFile(articles=[article]), Actor(GUILD_A, 7, "mod"), action="article-add")
         assert self.corpus.reader.kept_signals(["new-one"]) == {}
         self.keep_signals()
-        for _ in range(600):
-            if self._precompute.poll() is not None and self.corpus.reader.kept_signals(["new-one"]):
-                break
-            await asyncio.sleep(0.05)
+        await _until(lambda: _pass_done(self) and self.corpus.reader.kept_signals(["new-one"]))
         stored = self.corpus.reader.article("new-one", GUILD_A)
         seen["kept"] = self.corpus.reader.kept_signals(["new-one"]).get("new-one", ("", ""))[0] == signals_key(stored)
 
@@ -435,7 +422,6 @@ def test_an_article_written_while_the_bot_runs_gets_its_signals_kept(tmp_path: P
 def test_a_pass_asked_for_while_one_runs_starts_once_after_it(tmp_path: Path, monkeypatch):
     """A running pass may have listed its articles before a moderator's new one was written: one more pass follows
     it, however many are asked for meanwhile, and none runs beside it."""
-    import asyncio
     import subprocess
     import sys
 
@@ -455,22 +441,15 @@ def test_a_pass_asked_for_while_one_runs_starts_once_after_it(tmp_path: Path, mo
     monkeypatch.setattr(app_module, "PRECOMPUTE_POLL", 0.02)
     seen = {}
 
-    async def until(cond):
-        for _ in range(500):
-            if cond():
-                return True
-            await asyncio.sleep(0.02)
-        return False
-
     async def connect(self, reconnect=True):
         self.precompute_every = 3600.0  # no periodic pass during the test
-        assert await until(lambda: len(started) == 1)  # the first pass, after the integrity check
+        assert await _until(lambda: len(started) == 1, 10.0, 0.02)  # the first pass, after the integrity check
         self.keep_signals()  # as /corpus article-add does, twice, while the first pass runs
         self.keep_signals()
         await asyncio.sleep(0.1)
         seen["beside"] = len(started)
         started[0].stdin.close()  # the first pass ends
-        seen["after"] = await until(lambda: len(started) == 2)
+        seen["after"] = await _until(lambda: len(started) == 2, 10.0, 0.02)
         await asyncio.sleep(0.2)
         seen["count"] = len(started)
 
