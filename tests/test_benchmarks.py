@@ -1,10 +1,12 @@
 """Tests of the benchmark scripts: the CheckThat! metrics, file readers and corpus conversion, the synthetic
-generator's determinism, and benchmarks/checkthat.py end to end on a tiny collection.  The benchmarks themselves (the
-real data, the timings) are not run here (see docs/performance.md)."""
+generator's determinism, and benchmarks/checkthat.py, benchmarks/run.py and benchmarks/shards.py end to end on tiny
+inputs.  The benchmarks themselves (the real data, the timings) are not run here (see docs/performance.md)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
+import sys
 
 import pytest
 
@@ -210,3 +212,32 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     whole = table[table.index("integrity check done"):]  # the whole-/check table: its row holds the report's times
     row = next(line for line in whole.splitlines() if line.startswith("| 60 | "))
     assert row.startswith(f"| 60 | {cc['report']['short']['p50_ms']:.2f} / {cc['report']['short']['p99_ms']:.2f} |")
+
+
+def test_shards_benchmark_runs_several_processes_on_one_file(tmp_path, monkeypatch, capsys) -> None:
+    """benchmarks/shards.py on a tiny corpus: one and two shard processes open a copy of the same file and check
+    while this process adds a story through Corpus.apply; every shard finds that story, its memory is read, and
+    the copy is deleted afterwards.  Timings are printed, never asserted."""
+    import benchmarks.run as run
+    import benchmarks.shards as shards
+
+    monkeypatch.setattr(run, "CACHE", tmp_path / "cache")
+    folder = run.prepare(60, 5, log=lambda *_: None)
+    assert shards.main([str(folder), "--shards", "1", "2", "--seconds", "1"]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(printed.strip().splitlines()[-1])
+    assert "machine:" in printed and "| shards |" in printed
+    assert [r["shards"] for r in result["rounds"]] == [1, 2]
+    for r in result["rounds"]:
+        assert r["checks"] > 0 and 0 < r["p50_ms"] <= r["p99_ms"]
+        assert len(r["found_s"]) == r["shards"] and all(s is not None and s >= 0 for s in r["found_s"])
+        assert r["found_by_every_shard_s"] == max(r["found_s"])
+        if sys.platform == "linux":
+            assert 0 < r["pss_mib"] <= r["rss_mib"]
+    assert [p.name for p in folder.parent.iterdir() if p.name.startswith("shards-")] == []  # the copy is gone
+    # ...and the cached corpus itself was never written to.
+    con = sqlite3.connect(folder / "corpus.db")
+    try:
+        assert con.execute("SELECT count(*) FROM stories WHERE id LIKE 'zz-shards-%'").fetchone()[0] == 0
+    finally:
+        con.close()
