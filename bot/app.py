@@ -527,7 +527,11 @@ def run_bot(settings: Settings, db_path: str | Path) -> int:
     if not token:
         log.error("no DISCORD_TOKEN set")
         return 2
-    bot = CrosscheckBot(settings, db_path)
+    shards: dict[str, int] = {}
+    if settings.shard_id is not None and settings.shard_count is not None:
+        shards = {"shard_id": settings.shard_id, "shard_count": settings.shard_count}
+        log.info("connecting as shard %d of %d (shards are numbered from 0)", settings.shard_id, settings.shard_count)
+    bot = CrosscheckBot(settings, db_path, **shards)
     try:
         asyncio.run(_run(bot, token))
     except KeyboardInterrupt:
@@ -546,6 +550,17 @@ def run_bot(settings: Settings, db_path: str | Path) -> int:
         return 1
     except discord.HTTPException as exc:
         log.error("Discord refused the connection: %s %s", exc.status, exc.text)
+        return 1
+    except discord.ConnectionClosed as exc:
+        if exc.code == 4011:
+            log.error("Discord requires this bot to be sharded (it is in too many servers for one connection): run "
+                      "one process per shard with CROSSCHECK_SHARD_ID and CROSSCHECK_SHARD_COUNT "
+                      "(docs/operators-guide.md, 'Several shards')")
+        elif exc.code == 4010:
+            log.error("Discord refused the shard (CROSSCHECK_SHARD_ID %s of CROSSCHECK_SHARD_COUNT %s): give every "
+                      "process the same count and its own id from 0", settings.shard_id, settings.shard_count)
+        else:
+            log.error("Discord closed the connection (code %s): %s", exc.code, exc.reason or "no reason given")
         return 1
     return bot.exit_code
 

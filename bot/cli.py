@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings, setup_logging
+from pydantic import ValidationError
+
+from bot.config import Redactor, Settings, setup_logging
 from bot.importers import ImportFileError, load_path, to_claimreview
 from bot.matching import DEFAULT_THRESHOLD
 from bot.render import render_text
@@ -412,13 +414,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _setting_errors(exc: Exception) -> str:
+    """What is wrong with the settings, one clause per variable (never the value: it may be the token)."""
+    if isinstance(exc, ValidationError):
+        return Redactor([]).redact("; ".join(
+            f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_input=False, include_url=False)))
+    return Redactor([]).redact(str(exc).splitlines()[0])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = Settings()
     except Exception as exc:  # noqa: BLE001 - pydantic's message names the variable at fault
-        return _fail(f"bad setting in the environment or .env: {exc}".splitlines()[0])
+        return _fail(f"bad setting in the environment or .env: {_setting_errors(exc)}")
     level = settings.log_level
     if args.command not in (None, "run", "sync") and "log_level" not in settings.model_fields_set:
         level = "WARNING"  # one-shot commands print results, not progress logs, unless asked to

@@ -6,7 +6,7 @@ import logging
 import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.matching import DEFAULT_THRESHOLD
@@ -28,13 +28,18 @@ class Settings(BaseSettings):
     #: At start, keep every article's quality signals in the database in a low-priority child process
     #: (bot/precompute.py), so that a story's first report reads them instead of computing them.
     precompute: bool = Field(default=True, alias="CROSSCHECK_PRECOMPUTE")
+    #: Run as one shard of several (Discord's gateway sharding): this process connects as shard ``shard_id`` of
+    #: ``shard_count`` and gets the servers Discord assigns to it.  Both or neither; every shard may use the same
+    #: database file (docs/operators-guide.md).
+    shard_id: int | None = Field(default=None, ge=0, alias="CROSSCHECK_SHARD_ID")
+    shard_count: int | None = Field(default=None, ge=1, alias="CROSSCHECK_SHARD_COUNT")
 
     @field_validator("log_level")
     @classmethod
     def _level(cls, v: str) -> str:
         v = v.upper()
         if v not in logging.getLevelNamesMapping():
-            raise ValueError(f"unknown log level {v!r}")
+            raise ValueError("unknown log level: use DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return v
 
     @field_validator("integrity_check")
@@ -43,6 +48,20 @@ class Settings(BaseSettings):
         if v not in ("quick", "full", "off"):
             raise ValueError("must be quick, full or off")
         return v
+
+    @field_validator("shard_id", "shard_count", mode="before")
+    @classmethod
+    def _empty_shard(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @model_validator(mode="after")
+    def _shards(self) -> Settings:
+        if (self.shard_id is None) != (self.shard_count is None):
+            raise ValueError("set both CROSSCHECK_SHARD_ID and CROSSCHECK_SHARD_COUNT, or neither")
+        if self.shard_id is not None and self.shard_count is not None and self.shard_id >= self.shard_count:
+            raise ValueError(f"CROSSCHECK_SHARD_ID must be below CROSSCHECK_SHARD_COUNT ({self.shard_count}): shards "
+                             f"are numbered from 0")
+        return self
 
     @field_validator("discord_token", mode="before")
     @classmethod

@@ -77,6 +77,21 @@ def test_bad_input_exits_non_zero_with_one_line(db, capsys, text: str, reason: s
     assert reason in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(("env", "says"), [
+    ({"CROSSCHECK_THRESHOLD": "500"}, "CROSSCHECK_THRESHOLD: Input should be less than or equal to 100"),
+    ({"CROSSCHECK_LOG_LEVEL": "loud"}, "CROSSCHECK_LOG_LEVEL: unknown log level: use DEBUG, INFO"),
+    ({"CROSSCHECK_SHARD_ID": "1"}, "set both CROSSCHECK_SHARD_ID and CROSSCHECK_SHARD_COUNT, or neither"),
+    ({"CROSSCHECK_SHARD_ID": "2", "CROSSCHECK_SHARD_COUNT": "2"}, "CROSSCHECK_SHARD_ID must be below"),
+])
+def test_a_bad_setting_is_named_with_what_is_wrong(db, capsys, monkeypatch, env: dict, says: str) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    code, out, err = run(capsys, "--db", str(db), "stats")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("crosscheck: bad setting in the environment or .env: ") and says in err
+    assert "loud" not in err  # what was wrong, not the value (a value may be a secret)
+
+
 def test_top_limits_matches(db, capsys) -> None:
     code, out, _ = run(capsys, "--db", str(db), "check", "Moscow Kabul defense pact", "--json", "--top", "1")
     assert code == 0 and len(json.loads(out)["matches"]) == 1

@@ -212,6 +212,53 @@ def test_run_bot_explains_the_missing_message_content_intent(tmp_path: Path, mon
     assert "Message Content" in caplog.text
 
 
+def test_run_bot_connects_as_the_configured_shard(tmp_path: Path, monkeypatch, caplog):
+    seen = []
+
+    async def start(self, token, **kw):
+        seen.append((self.shard_id, self.shard_count))
+
+    monkeypatch.setattr(CrosscheckBot, "start", start)
+    token = "x" * 70
+    with caplog.at_level(logging.INFO, logger="crosscheck.bot"):
+        assert run_bot(Settings(_env_file=None, DISCORD_TOKEN=token), tmp_path / "x.db") == 0
+        assert run_bot(Settings(_env_file=None, DISCORD_TOKEN=token, CROSSCHECK_SHARD_ID="1",
+                                CROSSCHECK_SHARD_COUNT="3"), tmp_path / "x.db") == 0
+    assert seen == [(None, None), (1, 3)]
+    assert "connecting as shard 1 of 3" in caplog.text
+
+
+@pytest.mark.parametrize("code, says", [
+    (4011, "requires this bot to be sharded"),
+    (4010, "refused the shard"),
+    (4012, "closed the connection (code 4012)"),
+])
+def test_run_bot_explains_a_closed_gateway(tmp_path: Path, monkeypatch, caplog, code: int, says: str):
+    class Socket:  # what discord.ConnectionClosed reads of the websocket
+        close_code = code
+
+    async def start(self, token, **kw):
+        raise discord.ConnectionClosed(Socket(), shard_id=None, code=code)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CrosscheckBot, "start", start)
+    with caplog.at_level(logging.ERROR, logger="crosscheck.bot"):
+        assert run_bot(Settings(_env_file=None, DISCORD_TOKEN="x" * 70), tmp_path / "x.db") == 1
+    assert says in caplog.text
+
+
+def test_shard_settings_come_in_pairs_and_count_from_zero():
+    from pydantic import ValidationError
+
+    assert Settings(_env_file=None, CROSSCHECK_SHARD_ID="0", CROSSCHECK_SHARD_COUNT="1").shard_count == 1
+    assert Settings(_env_file=None, CROSSCHECK_SHARD_ID="", CROSSCHECK_SHARD_COUNT="").shard_id is None  # blank: unset
+    for bad, says in (({"CROSSCHECK_SHARD_ID": "1"}, "or neither"), ({"CROSSCHECK_SHARD_COUNT": "2"}, "or neither"),
+                      ({"CROSSCHECK_SHARD_ID": "2", "CROSSCHECK_SHARD_COUNT": "2"}, "numbered from 0"),
+                      ({"CROSSCHECK_SHARD_ID": "-1", "CROSSCHECK_SHARD_COUNT": "2"}, "greater than or equal to 0"),
+                      ({"CROSSCHECK_SHARD_ID": "0", "CROSSCHECK_SHARD_COUNT": "0"}, "greater than or equal to 1")):
+        with pytest.raises(ValidationError, match=says):
+            Settings(_env_file=None, **bad)
+
+
 def _offline(monkeypatch, connect) -> None:
     """``run_bot`` without Discord: logging in runs the setup hooks, and ``connect`` is the test's own (the bot
     closes when it returns, as when the gateway closes)."""

@@ -259,7 +259,7 @@ class RunningBot:
             return (self.client.is_ready() and session is not None and ws is not None
                     and ws.session_id == session.id  # the latest READY was read...
                     and self.client._connection._ready_task is None  # ...and dispatched after the GUILD_CREATEs
-                    and all(self.client.get_guild(g) for g in self.fake.guilds))
+                    and all(self.client.get_guild(g) for g in self.fake.guilds if session.holds(g)))  # its shard's
 
         await self.until(ready, timeout, "READY")
 

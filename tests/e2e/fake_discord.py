@@ -6,7 +6,8 @@ One ``FakeDiscord`` is an aiohttp server with
   callbacks, follow-up webhooks, channel/guild/member fetches, typing, reactions), and
 - the gateway on a websocket (``/gateway``; ``/gateway/resume`` is the ``resume_gateway_url``): HELLO, IDENTIFY ->
   READY + GUILD_CREATE, heartbeats, RESUME with replay of missed events, RECONNECT, INVALID_SESSION, zlib-stream
-  transport compression, intents (privileged ones must be "enabled in the portal", Message Content strips content).
+  transport compression, intents (privileged ones must be "enabled in the portal", Message Content strips content),
+  shards (a session gets only its shard's servers and their events; 4010 invalid shard, 4011 sharding required).
 
 It answers like Discord, including its errors, and validates everything the bot sends against Discord's documented
 rules: message content and embed limits, components, allowed mentions (a message that would ping is refused and
@@ -880,6 +881,23 @@ class GatewaySession:
     resumes: int = 0
     invalid: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    shard: tuple[int, int] = (0, 1)  # (shard id, shard count) from its IDENTIFY
+
+    def holds(self, guild_id: int | str | None) -> bool:
+        """Whether this session's shard gets the events of ``guild_id`` (Discord: (guild_id >> 22) % shard count;
+        direct messages go to shard 0)."""
+        return shard_of(guild_id, self.shard[1]) == self.shard[0]
+
+
+def shard_of(guild_id: int | str | None, shard_count: int) -> int:
+    return (int(guild_id) >> 22) % shard_count if guild_id else 0
+
+
+def snowflake_on_shard(shard_id: int, shard_count: int) -> int:
+    """A new id whose server Discord would give to shard ``shard_id`` of ``shard_count``."""
+    s = snowflake()
+    ms = s >> 22
+    return ((ms - ms % shard_count + shard_id) << 22) | (s & ((1 << 22) - 1))
 
 
 # -- the server ---------------------------------------------------------------------------------------------------
@@ -903,6 +921,9 @@ class FakeDiscord:
         self.privileged_intents_enabled = Intents.GUILD_MEMBERS | Intents.MESSAGE_CONTENT
         #: Discord's deadline for the first response to an interaction, in seconds (tests may shorten it).
         self.interaction_window = 3.0
+        #: The fewest shards Discord accepts for this bot (1: none needed); an IDENTIFY with fewer is closed with
+        #: 4011 "Sharding required", as for a bot in too many servers for one connection.
+        self.shards_required = 1
         #: How long an interaction token stays valid for follow-ups and edits.
         self.token_lifetime = 15 * 60.0
 
@@ -1018,10 +1039,11 @@ class FakeDiscord:
         return user
 
     def add_guild(self, name: str, *, owner: User | None = None, channels: Sequence[str] = ("general",),
-                  bot_permissions: int = P.BOT_DEFAULT) -> Guild:
-        """A server with the bot in it (its managed role has ``bot_permissions``), an owner and text channels."""
+                  bot_permissions: int = P.BOT_DEFAULT, shard: tuple[int, int] | None = None) -> Guild:
+        """A server with the bot in it (its managed role has ``bot_permissions``), an owner and text channels;
+        ``shard`` (id, count): one whose events Discord sends to that shard."""
         owner = owner or self.add_user(f"{name.lower().replace(' ', '-')}-owner")
-        g = Guild(snowflake(), name, owner.id)
+        g = Guild(snowflake_on_shard(*shard) if shard else snowflake(), name, owner.id)
         g.roles[g.id] = Role(g.id, "@everyone", P.EVERYONE_DEFAULT, position=0)
         bot_role = Role(snowflake(), self.app_name, bot_permissions, position=1, managed=True, bot_id=self.bot_user.id)
         g.roles[bot_role.id] = bot_role
@@ -1152,11 +1174,16 @@ class FakeDiscord:
         if intents & Intents.PRIVILEGED & ~self.privileged_intents_enabled:
             await conn.close(4014, "Disallowed intent(s).")
             return
-        if d.get("shard") not in (None, [0, 1]):
+        shard = d.get("shard") or [0, 1]
+        if (not isinstance(shard, list) or len(shard) != 2 or not all(isinstance(x, int) for x in shard)
+                or not 0 <= shard[0] < shard[1]):
             await conn.close(4010, "Invalid shard.")
             return
+        if shard[1] < self.shards_required:
+            await conn.close(4011, "Sharding required.")
+            return
         self.identifies += 1
-        s = GatewaySession(secrets.token_hex(16), intents, self.bot_user.id)
+        s = GatewaySession(secrets.token_hex(16), intents, self.bot_user.id, shard=(shard[0], shard[1]))
         self.sessions[s.id] = s
         self.session = s
         s.conn = conn
@@ -1165,14 +1192,15 @@ class FakeDiscord:
             me = self.bot_user.to_dict() | {"verified": True, "mfa_enabled": False, "email": None}
             await self._emit(s, "READY", {
                 "v": API_VERSION, "user": me, "user_settings": {}, "private_channels": [], "relationships": [],
-                "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+                "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds if s.holds(g)],
                 "session_id": s.id, "session_type": "normal", "resume_gateway_url": self.resume_gateway_url,
-                "shard": [0, 1], "application": {"id": str(self.application_id), "flags": self._app_flags()},
+                "shard": list(s.shard), "application": {"id": str(self.application_id), "flags": self._app_flags()},
                 "presences": [], "guild_join_requests": [], "geo_ordered_rtc_regions": ["us-east"],
                 "auth_session_id_hash": secrets.token_urlsafe(32), "_trace": ["[\"fake-gateway\",{}]"],
             })
             for g in self.guilds.values():
-                await self._emit(s, "GUILD_CREATE", self._guild_payload(g, s.intents))
+                if s.holds(g.id):
+                    await self._emit(s, "GUILD_CREATE", self._guild_payload(g, s.intents))
 
     def _guild_payload(self, g: Guild, intents: int) -> dict[str, Any]:
         data = g.to_dict(members=bool(intents & Intents.GUILD_MEMBERS))
@@ -1247,6 +1275,8 @@ class FakeDiscord:
         s = self.session
         if s is None:
             raise RuntimeError("the bot has not identified on the gateway")
+        if not s.holds(d.get("guild_id")):
+            return  # another shard's server: that shard's session would get it
         d = self._filter(s.intents, t, d)
         if d is None:
             return

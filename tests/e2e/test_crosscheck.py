@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import HandlerErrors, RunningBot, running
-from tests.e2e.fake_discord import Channel, FakeDiscord, FakeInteraction, Flags, Guild, P, SentMessage, User
+from tests.e2e.fake_discord import (Channel, FakeDiscord, FakeInteraction, Flags, Guild, P, SentMessage, User,
+                                    shard_of)
 
 app = pytest.importorskip("bot.app", reason="the Discord app (bot/app.py) is not there yet")
 
@@ -392,6 +393,39 @@ async def test_survives_gateway_reconnects(fake: FakeDiscord, world: World, cros
     await crosscheck.ready()
     _, again = await check(fake, world.bob, world.beta, world.beta_general, CLAIM)
     assert title_of(again) == SEED_TITLE
+
+
+async def test_a_shard_gets_only_its_servers(fake: FakeDiscord, world: World, settings: Any,
+                                            handler_errors: HandlerErrors) -> None:
+    """One process of several (CROSSCHECK_SHARD_ID / CROSSCHECK_SHARD_COUNT): the bot identifies as its shard, holds
+    only the servers Discord gives that shard and answers there, on the same database as the other shards."""
+    count = 2
+    mine = shard_of(world.alpha.id, count)
+    theirs = fake.add_guild("Gamma", shard=(1 - mine, count))
+    ours = {g.id for g in fake.guilds.values() if shard_of(g.id, count) == mine}
+    handler_errors.expected += (app.UserError,)
+    bot = app.CrosscheckBot(settings, settings.database, shard_id=mine, shard_count=count)
+    async with running(bot, fake, handler_errors):
+        assert fake.session is not None and fake.session.shard == (mine, count)
+        assert {g.id for g in bot.guilds} == ours and theirs.id not in ours and world.alpha.id in ours
+        await bot.tree.sync()
+        _, answer = await check(fake, world.alice, world.alpha, world.general, CLAIM)
+        assert title_of(answer) == SEED_TITLE
+
+
+async def test_sharding_required_stops_the_bot(fake: FakeDiscord, world: World, settings: Any,
+                                               handler_errors: HandlerErrors) -> None:
+    """A bot in too many servers for one connection: Discord closes the gateway with 4011, and discord.py gives up
+    (``run_bot`` turns it into a message about the shard settings; tests/cogs/test_app.py)."""
+    fake.shards_required = 2
+    with pytest.raises(AssertionError, match="ConnectionClosed"):
+        async with running(app.CrosscheckBot(settings, settings.database), fake, handler_errors):
+            pass
+    [found] = handler_errors.clear()
+    assert "4011" in found
+    async with running(app.CrosscheckBot(settings, settings.database, shard_id=0, shard_count=2), fake,
+                       handler_errors):
+        assert fake.session is not None and fake.session.shard == (0, 2)
 
 
 # -- failures inside handlers fail the test -------------------------------------------------------------------------
