@@ -255,7 +255,7 @@ class RunningBot:
     async def ready(self, timeout: float = 5.0) -> None:
         """Until READY was dispatched for the latest IDENTIFY (after a re-IDENTIFY ``is_ready()`` alone is stale)."""
         def ready() -> bool:
-            ws, session = self.client.ws, self.fake.session
+            ws, session = self.client.ws, self.fake.shard_sessions.get(self.client.shard_id or 0)  # its shard's latest
             return (self.client.is_ready() and session is not None and ws is not None
                     and ws.session_id == session.id  # the latest READY was read...
                     and self.client._connection._ready_task is None  # ...and dispatched after the GUILD_CREATEs

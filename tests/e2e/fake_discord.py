@@ -939,6 +939,7 @@ class FakeDiscord:
         self.violations: list[Violation] = []
         self.sessions: dict[str, GatewaySession] = {}
         self.session: GatewaySession | None = None  # the latest
+        self.shard_sessions: dict[int, GatewaySession] = {}  # the latest of each shard id (several bots: shards)
         self.connections: list[GatewayConnection] = []
         self.identifies = 0
         self.presence_updates: list[dict[str, Any]] = []
@@ -1186,6 +1187,7 @@ class FakeDiscord:
         s = GatewaySession(secrets.token_hex(16), intents, self.bot_user.id, shard=(shard[0], shard[1]))
         self.sessions[s.id] = s
         self.session = s
+        self.shard_sessions[s.shard[0]] = s
         s.conn = conn
         conn.session = s
         async with s.lock:
@@ -1272,11 +1274,12 @@ class FakeDiscord:
     async def dispatch(self, t: str, d: dict[str, Any]) -> None:
         """A gateway event for the bot, filtered by its intents as Discord does.  Queued for a RESUME when the bot
         is disconnected."""
-        s = self.session
-        if s is None:
+        if self.session is None:
             raise RuntimeError("the bot has not identified on the gateway")
-        if not s.holds(d.get("guild_id")):
-            return  # another shard's server: that shard's session would get it
+        # The session of the shard that holds the server (with one bot: its session, if the server is on its shard).
+        s = self.shard_sessions.get(shard_of(d.get("guild_id"), self.session.shard[1]))
+        if s is None or not s.holds(d.get("guild_id")):
+            return  # another shard's server, and that shard is not connected
         d = self._filter(s.intents, t, d)
         if d is None:
             return

@@ -413,6 +413,41 @@ async def test_a_shard_gets_only_its_servers(fake: FakeDiscord, world: World, se
         assert title_of(answer) == SEED_TITLE
 
 
+async def test_two_shards_on_one_database(fake: FakeDiscord, world: World, settings: Any,
+                                         handler_errors: HandlerErrors) -> None:
+    """Two shards side by side on one database file (two bots in this process; in production, two processes;
+    benchmarks/shards.py runs processes): each answers in its own servers, and a story added to the global corpus
+    (as `crosscheck import` adds it) is found by both."""
+    from bot.models import Claim, CorpusFile, Entity, Story
+    from storage.corpus import Actor
+
+    count = 2
+    a = shard_of(world.alpha.id, count)
+    gamma = fake.add_guild("Gamma", shard=(1 - a, count))
+    gamma_member = fake.add_member(gamma, "gil").user
+    gamma_general = fake.channel("general", gamma)
+    handler_errors.expected += (app.UserError,)
+    shard_a = app.CrosscheckBot(settings, settings.database, shard_id=a, shard_count=count)
+    shard_b = app.CrosscheckBot(settings, settings.database, shard_id=1 - a, shard_count=count)
+    async with running(shard_a, fake, handler_errors), running(shard_b, fake, handler_errors):
+        assert world.alpha.id in {g.id for g in shard_a.guilds} and gamma.id in {g.id for g in shard_b.guilds}
+        assert not {g.id for g in shard_a.guilds} & {g.id for g in shard_b.guilds}
+        await shard_a.tree.sync()
+        for user, guild, channel in ((world.alice, world.alpha, world.general), (gamma_member, gamma, gamma_general)):
+            _, answer = await check(fake, user, guild, channel, CLAIM)
+            assert title_of(answer) == SEED_TITLE
+        await shard_a.corpus.verified()
+        story = Story(id="quokka-vote", title="Quokka Party elected to the Harbour Council", topic_terms=["elected"],
+                      entities=[Entity(id="quokka", name="Quokka Party"), Entity(id="harbour", name="Harbour Council")])
+        await shard_a.corpus.apply(
+            CorpusFile(stories=[story], claims=[Claim(id="quokka-vote-c", story=story.id,
+                                                      text="The Quokka Party was elected to the Harbour Council")]),
+            Actor(), action="import")
+        for user, guild, channel in ((world.alice, world.alpha, world.general), (gamma_member, gamma, gamma_general)):
+            _, answer = await check(fake, user, guild, channel, "the quokka party won the harbour council vote")
+            assert title_of(answer) == story.title
+
+
 async def test_sharding_required_stops_the_bot(fake: FakeDiscord, world: World, settings: Any,
                                                handler_errors: HandlerErrors) -> None:
     """A bot in too many servers for one connection: Discord closes the gateway with 4011, and discord.py gives up
