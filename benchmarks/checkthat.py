@@ -11,6 +11,9 @@
    five returned) and P@1.  A readable table goes to stdout (with a 95% bootstrap interval of MAP@5 over the
    queries: 10,000 resamples, seeded), and the last line is one JSON object.  ``--run FILE`` also writes the ranked
    lists in TREC run format (``qid Q0 vclaim_id rank score crosscheck``) for other scorers or paired comparisons.
+5. the same tweets as members would see them: through ``match`` as /check asks (top 3, threshold 50) and as an
+   auto-reply channel does (top 1, threshold 75), how many get an answer, how many of those answers are right, and
+   how many would get one if the corpus lacked the gold claim (printed in the table, not in the JSON line).
 
 ``--peer bm25s`` (needs the ``bench`` extra) scores the lexical reference on the same queries in the same run: bm25s
 with the English stemmer and stop words over each verified claim's title and claim, its best five (the set-up of the
@@ -37,7 +40,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmarks.metrics import average_precision, bootstrap_interval, score_run
-from bot.matching import Matcher
+from bot.matching import AUTOREPLY_THRESHOLD, DEFAULT_THRESHOLD, Matcher
 from bot.models import MAX_SHORT, MAX_TITLE, Claim, CorpusFile, Story
 from storage.corpus import Actor, Corpus
 from storage.reader import CorpusReader
@@ -181,6 +184,29 @@ def run_queries(matcher: Matcher, queries: list[tuple[str, str]], ids: dict[str,
     return run, time.perf_counter() - t0
 
 
+def as_answered(matcher: Matcher, queries: list[tuple[str, str]], ids: dict[str, str],
+                qrels: dict[str, set[str]]) -> list[dict]:
+    """What members would see: each tweet through ``match`` as /check asks (top 3, threshold 50) and as an
+    auto-reply channel does (top 1, threshold 75): how many get an answer, in how many of those the first story is
+    the gold one, and in how many the gold one is among what is shown.  And how many would still get an answer if
+    the corpus lacked the gold claim (``answered_without_gold``: another story at the threshold; approximated by
+    leaving the gold story out of the answer, the others' scores as computed beside it)."""
+    rows = []
+    for name, top, threshold, thorough in (("/check", 3, DEFAULT_THRESHOLD, True),
+                                           ("auto-reply", 1, AUTOREPLY_THRESHOLD, False)):
+        answered = first = shown = wrongly = 0
+        for qid, text in queries:
+            hits = matcher.match(text, None, top=top + len(qrels[qid]), threshold=threshold, thorough=thorough).hits
+            got = [ids.get(h.story_id, h.story_id) for h in hits]
+            answered += bool(got[:top])
+            first += bool(got) and got[0] in qrels[qid]
+            shown += bool(set(got[:top]) & qrels[qid])
+            wrongly += any(g not in qrels[qid] for g in got)  # an answer even without the gold claim
+        rows.append({"as": name, "top": top, "threshold": threshold, "queries": len(queries), "answered": answered,
+                     "first_right": first, "gold_shown": shown, "answered_without_gold": wrongly})
+    return rows
+
+
 def evaluate(collection: Path, split: str, db_path: Path | None = None, *, rerank: bool = False,
              candidates: int | None = None, peer: str | None = None) -> dict:
     collection = Path(collection)
@@ -206,6 +232,7 @@ def evaluate(collection: Path, split: str, db_path: Path | None = None, *, reran
             load_s = time.perf_counter() - t0
             scored = [(q, t) for q, t in queries if qrels.get(q)]
             run, secs = run_queries(matcher, scored, ids, reranker, texts, candidates or TOP)
+            answers = as_answered(matcher, scored, ids, qrels) if reranker is None else []
         finally:
             reader.close()
     metrics = score_run(run, {q: qrels[q] for q, _ in scored})
@@ -221,6 +248,7 @@ def evaluate(collection: Path, split: str, db_path: Path | None = None, *, reran
         "_skipped": len(queries) - len(scored),
         "_map5_interval": bootstrap_interval(ap5),
         "_run": run,
+        "_answers": answers,
     }
     if peer == "bm25s":
         other = bm25s_run(read_vclaims(collection / "vclaims.jsonl"), scored)
@@ -269,6 +297,13 @@ def main(argv: list[str] | None = None) -> int:
         lo, hi = p["difference_interval"]
         print(f"{p['name']} (English stemmer and stop words, title + claim): MAP@5 {p['map@5']:.4f}; Crosscheck minus "
               f"{p['name']}: {r['map@5'] - p['map@5']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}, paired bootstrap)")
+    for a in r["_answers"]:
+        n, k = a["queries"], a["answered"]
+        right, without = a["first_right"], a["answered_without_gold"]
+        print(f"as {a['as']} answers (top {a['top']}, threshold {a['threshold']:g}): {k} of {n} tweets answered "
+              f"({k / max(1, n):.0%}); the first story is the gold one in {right} ({right / max(1, k):.1%} of the "
+              f"answers), the gold one shown in {a['gold_shown']}; {n - k} get no answer; without the gold claim "
+              f"{without} ({without / max(1, n):.0%}) would get one")
     if args.run:
         tag = "crosscheck-rerank" if "rerank" in r else "crosscheck"
         with open(args.run, "w", encoding="utf-8") as fh:

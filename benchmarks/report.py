@@ -45,15 +45,18 @@ def render(report: dict) -> str:
                 "articles, outlets, ratings, versions and its sources' quality signals, and the Discord pages), a "
                 "story's first check; the corpus opened as the bot opens it, its integrity check beside the start.",
                 "", "| stories | whole /check p50 / p99 ms: short | long | link | the match alone p50: short / long "
-                "/ link | integrity check done, s after the start | articles' signals kept in, s |",
-                "|---:|---:|---:|---:|---:|---:|---:|"]
+                "/ link | integrity check done, s after the start | articles' signals kept in, s | /check of text "
+                "matching nothing, p50 / p99 ms |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for sc in rows:
             cc = sc["systems"]["crosscheck"]
             rep, p = cc["report"], cc["product"]
             out.append(f"| {sc['stories']:,} | " + " | ".join(f"{rep[k]['p50_ms']:.2f} / {rep[k]['p99_ms']:.2f}"
                                                             for k in KINDS)
                        + " | " + " / ".join(f"{p[k]['p50_ms']:.2f}" for k in KINDS)
-                       + f" | {_f(cc.get('integrity_check_s'), '.1f')} | {_f(sc.get('signals_s'), '.0f')} |")
+                       + f" | {_f(cc.get('integrity_check_s'), '.1f')} | {_f(sc.get('signals_s'), '.0f')} | "
+                       + (f"{cc['report_nomatch']['p50_ms']:.2f} / {cc['report_nomatch']['p99_ms']:.2f} |"
+                          if "report_nomatch" in cc else "– |"))
     out.append("")
     out.append("Side by side, ranking mode (top 5, no threshold; peers index every claim): p50 / p99 ms, ratio = "
                "peer p50 / Crosscheck p50, P@1 against the story the query was made from, top-1 and top-5 agreement "

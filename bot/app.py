@@ -34,6 +34,7 @@ from discord.ext import commands
 
 from bot.config import Redactor
 from bot.importers import ImportFileError
+from bot.matching import AUTOREPLY_THRESHOLD  # noqa: F401 - the cogs read it from here
 from bot.precompute import run_in_background
 from bot.render import inert
 from bot.service import MAX_CLAIM_CHARS, CheckInputError, Checker, load_reranker, validate_claim
@@ -60,9 +61,6 @@ PRECOMPUTE_POLL = 1.0
 
 #: What moderator commands need by default (a hint to Discord; the code checks it too).
 MODERATOR_PERMISSIONS = discord.Permissions(manage_guild=True)
-
-#: Auto-replies need a strong match: the score a channel needs unless its moderators set another.
-AUTOREPLY_THRESHOLD = 75.0
 
 #: How long the buttons of an answer work (an interaction's token lasts 15 minutes; edits need it).
 VIEW_TIMEOUT = 600.0
@@ -473,13 +471,15 @@ class CrosscheckBot(commands.Bot):
     # -- checks (never on the event loop) -------------------------------------------------------------------------
 
     async def check(
-        self, text: str, guild_id: int | None, *, threshold: float | None = None, top: int = 3, extra_text: str = ""
+        self, text: str, guild_id: int | None, *, threshold: float | None = None, top: int = 3, extra_text: str = "",
+        thorough: bool = False,
     ) -> Report:
-        """Run a check in a worker thread."""
+        """Run a check in a worker thread (``thorough``: a member asked for it; see ``Matcher.match``)."""
         if threshold is None:
             threshold = await self.check_threshold(guild_id)
         return await asyncio.to_thread(
-            self.checker.check, text, guild_id, top=top, threshold=threshold, extra_text=extra_text[:MAX_CLAIM_CHARS]
+            self.checker.check, text, guild_id, top=top, threshold=threshold, extra_text=extra_text[:MAX_CLAIM_CHARS],
+            thorough=thorough,
         )
 
     async def check_for(
@@ -495,7 +495,7 @@ class CrosscheckBot(commands.Bot):
         ``defer_after`` seconds.  Raises CheckInputError (shown to the user) for bad input."""
         claim = validate_claim(text)
         task = asyncio.ensure_future(
-            self.check(claim, interaction.guild_id, threshold=threshold, extra_text=extra_text)
+            self.check(claim, interaction.guild_id, threshold=threshold, extra_text=extra_text, thorough=True)
         )
         done, _ = await asyncio.wait({task}, timeout=self.defer_after)
         if not done and not interaction.response.is_done():

@@ -103,7 +103,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
             text = validate_claim(args.text if args.text != "-" else sys.stdin.read())
         except CheckInputError as exc:
             return _fail(str(exc))
-        report = checker.check(text, top=args.top, threshold=args.threshold)
+        report = checker.check(text, top=args.top, threshold=args.threshold, thorough=True)
         if args.json:
             print(report.to_json())
         else:
@@ -131,7 +131,7 @@ def _batch(checker: Checker, args: argparse.Namespace) -> int:
                     raise CheckInputError('each line must be an object with a "text" string')
                 rid = obj.get("id", n)
                 text = validate_claim(obj["text"])
-                report = checker.check(text, top=args.top, threshold=args.threshold)
+                report = checker.check(text, top=args.top, threshold=args.threshold, thorough=True)
                 out = {"id": rid, **json.loads(report.to_json())}
             except (json.JSONDecodeError, CheckInputError) as exc:
                 failed += 1

@@ -92,14 +92,18 @@ class Checker:
         threshold: float = DEFAULT_THRESHOLD,
         extra_text: str = "",
         details: bool = True,
+        thorough: bool = False,
     ) -> Report:
+        """``thorough``: a member asked (/check, "Check claim", ``crosscheck check``), see ``Matcher.match``."""
         if self.reranker is None:
-            result = self.matcher.match(text, guild_id, top=top, threshold=threshold, extra_text=extra_text)
+            result = self.matcher.match(text, guild_id, top=top, threshold=threshold, extra_text=extra_text,
+                                        thorough=thorough)
         else:
-            result = self._reranked(text, guild_id, top, threshold, extra_text)
+            result = self._reranked(text, guild_id, top, threshold, extra_text, thorough)
         return self.report(result, guild_id, details=details)
 
-    def _reranked(self, text: str, guild_id: int | None, top: int, threshold: float, extra_text: str) -> MatchResult:
+    def _reranked(self, text: str, guild_id: int | None, top: int, threshold: float, extra_text: str,
+                  thorough: bool = False) -> MatchResult:
         """The matcher's matches at ``threshold`` (up to RERANK_CANDIDATES), in the re-ranker's order, ``top`` of them.
 
         What counts as a match stays the matcher's decision, and so does each match's score and confidence: the
@@ -107,7 +111,7 @@ class Checker:
         from bot.rerank import RERANK_CANDIDATES
 
         result = self.matcher.match(text, guild_id, top=max(top, RERANK_CANDIDATES), threshold=threshold,
-                                    extra_text=extra_text)
+                                    extra_text=extra_text, thorough=thorough)
         if len(result.hits) > 1:
             docs: dict[str, list[str]] = {}
             for doc in self.reader.story_docs([h.story_id for h in result.hits], guild_id):

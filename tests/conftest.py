@@ -13,6 +13,27 @@ from storage.reader import CorpusReader
 ROOT = Path(__file__).resolve().parents[1]
 SEED_STORY = "ru-af-military-technical-agreement-2026"
 
+#: A corpus where most words are common: 46 stories "Video shows the president with a <thing>", one of them with a
+#: lemon.  A message that shares only common words and "lemon" with it holds one distinctive term, so the quick pass
+#: (stories sharing two distinctive terms) finds nothing, while scoring the full candidate list finds it at once.
+COMMON_THINGS = ("apple banana cherry dragon eagle falcon guitar harbor island jungle kettle ladder magnet nickel "
+                 "orchid parrot quartz rocket saddle tunnel umbrella violin walrus xylophone yogurt zephyr anchor "
+                 "bucket candle dolphin engine feather garlic hammer igloo jacket kitten lantern mirror needle oyster "
+                 "pepper quiver ribbon spider lemon").split()
+LEMON_STORY = "video-president-lemon"
+LEMON_TITLE = "Video shows the president with a lemon"
+LEMON_CLAIM = "this video shows the president holding a lemon"
+
+
+def common_word_corpus():
+    """The corpus file of COMMON_THINGS (no entities: stories as a fact-check import makes them)."""
+    from bot.models import Claim, CorpusFile, Story
+
+    stories = [Story(id=LEMON_STORY if w == "lemon" else f"video-president-{w}", title=f"Video shows the president with a {w}")
+               for w in COMMON_THINGS]
+    return CorpusFile(stories=stories, claims=[Claim(id=f"{s.id}-c", story=s.id, text=f"{s.title} at the White House")
+                                               for s in stories])
+
 
 @pytest.fixture(autouse=True)
 def _root_logger_restored():

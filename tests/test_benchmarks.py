@@ -204,6 +204,8 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     assert cc["startup_s"] > 0 and cc["rss_mib"] > 0
     assert cc["integrity_check_s"] >= cc["startup_s"]  # opened as the bot opens it: the check runs beside the start
     assert "the integrity check beside it" in printed and "with its report" in printed
+    assert 0 < cc["report_nomatch"]["p50_ms"] <= cc["report_nomatch"]["p99_ms"]  # a /check that finds nothing
+    assert "matches nothing" in printed
     assert "Articles' signals kept" in printed  # as a started bot has them
     from benchmarks.report import render
 

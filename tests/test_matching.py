@@ -14,7 +14,7 @@ from bot.models import CorpusFile, Entity, Story, Claim
 from storage.corpus import Actor, Corpus
 from storage.db import connect
 from storage.reader import CorpusReader
-from tests.conftest import SEED_STORY
+from tests.conftest import LEMON_CLAIM, LEMON_STORY, SEED_STORY, common_word_corpus
 
 POSITIVES = [
     # paraphrases
@@ -218,6 +218,29 @@ def test_story_without_entities_matches_close_paraphrase_only(seeded_path, reade
     hit = m.match("covid vaccines contain microchips that track people!!")
     assert hit.hits and hit.hits[0].story_id == "cr-vaccine-microchips"
     assert not m.match("my laptop has new microchips").hits
+
+
+def test_a_thorough_check_scores_every_candidate_when_the_quick_pass_finds_nothing(seeded_path,
+                                                                                    reader: CorpusReader) -> None:
+    """/check asks thoroughly: a message sharing one distinctive term ("lemon") and common words with its story is
+    missed by the quick pass (two distinctive terms) but found when the whole candidate list is scored; the quick
+    pass (auto-replies) stays as it was, a lone word stays under the threshold either way, and a message the quick
+    pass answers gets the same answer."""
+    async def go() -> None:
+        c = await Corpus.open(seeded_path)
+        await c.apply(common_word_corpus(), Actor())
+        await c.close()
+
+    asyncio.run(go())
+    m = Matcher(reader)
+    assert m.match(LEMON_CLAIM).hits == []
+    [hit] = m.match(LEMON_CLAIM, thorough=True).hits
+    assert hit.story_id == LEMON_STORY and hit.score >= 75
+    assert m.match(LEMON_CLAIM, top=1, threshold=0).hits[0].story_id == LEMON_STORY  # as ranking mode has it
+    assert m.match("a lemon", thorough=True).hits == []  # one word: the plain gate keeps it under 50
+    for text in POSITIVES + NEGATIVES:  # the precision promise holds for /check too
+        quick, thorough = m.match(text), m.match(text, thorough=True)
+        assert [h.story_id for h in thorough.hits] == [h.story_id for h in quick.hits]
 
 
 def test_index_reloads_after_a_change(seeded_path, reader: CorpusReader) -> None:

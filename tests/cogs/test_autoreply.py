@@ -10,6 +10,7 @@ from bot.app import CrosscheckBot
 from bot.models import CorpusFile, Entity, Story
 from cogs.autoreply import CHANNEL_RATE, AutoReply, Window
 from storage.corpus import Actor
+from tests.conftest import LEMON_CLAIM, LEMON_STORY, common_word_corpus
 from tests.cogs.conftest import (
     CHAN_A,
     CHAN_A2,
@@ -82,6 +83,17 @@ async def test_no_reply_in_channels_that_are_not_enabled_and_no_query_either(bot
     assert await say(fake, cog, MATCHING_CLAIM, channel=CHAN_A2) is None
     assert await say(fake, cog, MATCHING_CLAIM, channel=CHAN_B, guild=GUILD_B) is None
     assert fake.calls == []
+
+
+async def test_auto_replies_stay_on_the_quick_pass(bot, fake: FakeDiscord, cog):
+    """The documented trade-off: an auto-reply needs the message to share two distinctive terms with a story (so
+    that everyday chatter costs microseconds and never reaches the ranking model), so a message sharing one ("lemon")
+    and common words gets no auto-reply, though /check finds its story (tests/cogs/test_checking.py)."""
+    await bot.corpus.verified()
+    await bot.corpus.apply(common_word_corpus(), Actor())
+    assert await say(fake, cog, LEMON_CLAIM) is None
+    report = await bot.check(LEMON_CLAIM, GUILD_A, thorough=True)  # the story is there, as /check finds it
+    assert report.matches and report.matches[0].story.id == LEMON_STORY
 
 
 async def test_no_match_gets_no_reply(bot, fake: FakeDiscord, cog):

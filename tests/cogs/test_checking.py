@@ -8,6 +8,8 @@ import pytest
 
 from bot.app import CrosscheckBot
 from bot.render import check_embed_limits, inert
+from storage.corpus import Actor
+from tests.conftest import LEMON_CLAIM, LEMON_TITLE, common_word_corpus
 from tests.cogs.conftest import (
     CHAN_A,
     GUILD_A,
@@ -70,6 +72,17 @@ async def test_check_without_match_says_so_privately_with_a_hint(fake: FakeDisco
     assert answer.embeds[0].title == "No known story matches this"
     assert "link to the article" in answer.embeds[0].description
     assert answer.buttons == []
+
+
+async def test_check_is_thorough_where_auto_replies_are_quick(bot: CrosscheckBot, fake: FakeDiscord):
+    """/check and "Check claim" score the whole candidate list when the quick pass finds nothing (a member asked);
+    tests/cogs/test_autoreply.py has the auto-reply side, which stays on the quick pass."""
+    await bot.corpus.verified()
+    await bot.corpus.apply(common_word_corpus(), Actor())
+    answer = await fake.cmd("check", {"claim": LEMON_CLAIM}, user=MEMBER)
+    assert answer.embeds[0].title == inert(LEMON_TITLE)
+    await fake.run(fake.context_menu(fake.user_message(LEMON_CLAIM), user=MEMBER2))
+    assert fake.last().embeds[0].title == inert(LEMON_TITLE)
 
 
 async def test_check_a_link_to_a_known_article(fake: FakeDiscord):
