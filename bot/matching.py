@@ -189,6 +189,9 @@ STRICT_UNRANKED_MAX = 160
 #: ... and only terms in at most this share of stories (or this many, in a small corpus) count as distinctive there.
 STRICT_MAX_DF_SHARE = 0.01
 STRICT_MIN_DF = 20
+#: A thorough check (``Matcher.match``) shows a story the quick pass missed only if it holds this many of the
+#: message's stems.
+THOROUGH_MIN_SHARED = 3
 #: Longest word looked up as a misspelt name.
 MAX_ALIAS_TYPO_LEN = 20
 #: Most stories added as candidates because the message names their core entities.
@@ -222,6 +225,7 @@ class Hit:
     why: list[str] = field(default_factory=list)
     article_id: str | None = None  # set on an exact link hit
     rank: float = -1.0  # the unrounded score the ranking uses (-1: the score)
+    shared: int = 0  # a story without entities: how many of the message's stems it holds
 
     @property
     def sort_key(self) -> float:
@@ -1316,7 +1320,10 @@ class Matcher:
             scored = self._score(q, idx, guild_id, visible, strict=strict)
             if (thorough and strict and not hits and not any(h.score >= threshold for h in scored)
                     and self._distinctive(idx, self._fts_terms(q, idx))):
-                scored = self._score(q, idx, guild_id, visible)
+                # Only stories without entities can be missed by the quick pass (a story with entities is found by
+                # its names), and of those only one that shares THOROUGH_MIN_SHARED of the message's stems: two
+                # (one rare name, one everyday word: "see you guys at the meeting") is a coincidence.
+                scored = [h for h in self._score(q, idx, guild_id, visible) if h.shared >= THOROUGH_MIN_SHARED]
             for hit in scored:
                 if hit.story_id not in hits and hit.score >= threshold:
                     hits[hit.story_id] = hit
@@ -1643,7 +1650,7 @@ class Matcher:
         if q.corrections:
             why.append("read " + ", ".join(f"{a}→{b}" for a, b in list(q.corrections.items())[:4]))
         score = round(min(PLAIN_GATED_MAX if gated else 99.0, raw), 1)
-        return Hit(story_id, score, confidence_for(score), best_text[:300], why, rank=raw)
+        return Hit(story_id, score, confidence_for(score), best_text[:300], why, rank=raw, shared=len(shared))
 
     def _score_plain(self, q: _Query, plain: dict[str, _Cand], idx: _Index) -> list[Hit]:
         return [self._plain_hit(q, *row) for row in self._model_scores(q, plain, idx)]
