@@ -160,13 +160,17 @@ def test_long_paste_is_read_up_to_the_limit(matcher: Matcher) -> None:
     assert result.truncated and result.hits
 
 
-def _add_story(path, story: Story, claims: list[Claim], guild: int) -> None:
+def _apply(path, file: CorpusFile, guild: int = 0) -> None:
     async def go() -> None:
         c = await Corpus.open(path)
-        await c.apply(CorpusFile(stories=[story], claims=claims), Actor(guild_id=guild, user_id=1, name="mod"))
+        await c.apply(file, Actor(guild_id=guild, user_id=1, name="mod"))
         await c.close()
 
     asyncio.run(go())
+
+
+def _add_story(path, story: Story, claims: list[Claim], guild: int) -> None:
+    _apply(path, CorpusFile(stories=[story], claims=claims), guild)
 
 
 def test_char_cos_reads_the_title_and_the_three_closest_lines(seeded_path, reader: CorpusReader, monkeypatch) -> None:
@@ -226,12 +230,7 @@ def test_a_thorough_check_scores_every_candidate_when_the_quick_pass_finds_nothi
     missed by the quick pass (two distinctive terms) but found when the whole candidate list is scored, if it shares
     three words or more; the quick pass (auto-replies) stays as it was, and a message the quick pass answers gets
     the same answer."""
-    async def go() -> None:
-        c = await Corpus.open(seeded_path)
-        await c.apply(common_word_corpus(), Actor())
-        await c.close()
-
-    asyncio.run(go())
+    _apply(seeded_path, common_word_corpus())
     m = Matcher(reader)
     assert m.match(LEMON_CLAIM).hits == []
     [hit] = m.match(LEMON_CLAIM, thorough=True).hits
