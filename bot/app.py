@@ -34,7 +34,6 @@ from discord.ext import commands
 
 from bot.config import Redactor
 from bot.importers import ImportFileError
-from bot.matching import AUTOREPLY_THRESHOLD  # noqa: F401 - the cogs read it from here
 from bot.precompute import run_in_background
 from bot.render import inert
 from bot.service import MAX_CLAIM_CHARS, CheckInputError, Checker, load_reranker, validate_claim

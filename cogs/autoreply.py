@@ -25,7 +25,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import AUTOREPLY_THRESHOLD, moderator_group, moderator_only, send_private
+from bot.app import moderator_group, moderator_only, send_private
+from bot.matching import AUTOREPLY_THRESHOLD
 from bot.render import compact_embed
 from bot.service import CheckInputError, validate_claim
 from cogs.checking import message_texts
