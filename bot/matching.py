@@ -182,12 +182,8 @@ TITLE_WEIGHT = 1.0
 PLAIN_MIN_COVER = 0.5
 #: The most a story without entities scores when it fails that gate (99 x 0.5).
 PLAIN_GATED_MAX = 49.5
-#: At thresholds above PLAIN_GATED_MAX (auto-reply, /check), candidates must hold two of this many rarest terms;
-#: of a long paste (more than LONG_QUERY_STEMS stems), of more: its rarest words are often the chatter around the
-#: pasted article, not the article's (at 1M claims the quick pass then put the pasted story first for 199 of 200
-#: synthetic long pastes instead of 192, with no scoring in full after it).
+#: At thresholds above PLAIN_GATED_MAX (auto-reply, /check), candidates must hold two of this many rarest terms.
 STRICT_TERMS = 8
-STRICT_TERMS_LONG = 16
 #: ... and when at most this many stories do, they are read unranked and scored by Matcher._bm25.
 STRICT_UNRANKED_MAX = 160
 #: ... and only terms in at most this share of stories (or this many, in a small corpus) count as distinctive there.
@@ -1244,11 +1240,10 @@ class Matcher:
         return keep[:limit]
 
     @staticmethod
-    def _distinctive(q: _Query, idx: _Index, terms: list[str]) -> list[str]:
+    def _distinctive(idx: _Index, terms: list[str]) -> list[str]:
         """The distinctive ones of a message's index terms (rarest first): held by at most 1% of the stories (or 20)."""
         cap = max(STRICT_MAX_DF_SHARE * idx.n_docs, STRICT_MIN_DF)
-        most = STRICT_TERMS_LONG if len(q.stems) > LONG_QUERY_STEMS else STRICT_TERMS
-        return [t for t in terms if idx.df[t] <= cap][:most]
+        return [t for t in terms if idx.df[t] <= cap][:STRICT_TERMS]
 
     @staticmethod
     def _expression(terms: list[str]) -> str:
@@ -1325,7 +1320,7 @@ class Matcher:
             strict = threshold > PLAIN_GATED_MAX
             scored = self._score(q, idx, guild_id, visible, strict=strict)
             if (thorough and strict and not hits and not any(h.score >= threshold for h in scored)
-                    and self._distinctive(q, idx, self._fts_terms(q, idx))):
+                    and self._distinctive(idx, self._fts_terms(q, idx))):
                 # Only stories without entities can be missed by the quick pass (a story with entities is found by
                 # its names), and of those only one that shares THOROUGH_MIN_SHARED of the message's stems: two
                 # (one rare name, one everyday word: "see you guys at the meeting") is a coincidence.
@@ -1403,7 +1398,7 @@ class Matcher:
             # Above PLAIN_GATED_MAX only a story that shares two words or more can show (the plain gate; a story with
             # entities is found by its names), and generic overlap is never enough: ask the index for stories that
             # hold two of the message's distinctive terms.  Chatter made of everyday words asks nothing at all.
-            rare = self._distinctive(q, idx, terms)
+            rare = self._distinctive(idx, terms)
             expr = self._pairs_expression(rare) if len(rare) >= 2 else ""
         else:
             rare = []
