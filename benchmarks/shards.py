@@ -5,8 +5,8 @@
 A bot shard is a process (Discord's gateway sharding): each opens the corpus file, holds its own matcher index and
 answers its own servers' checks.  On a copy of a cached benchmark corpus (deleted afterwards), for each shard count
 N: N processes open it as the bot opens it (migrations, the matcher's index from its snapshot, the integrity check
-beside the start) and say when they are ready; then all of them run the whole /check (the match, the report, the
-Discord pages) back to back for the given seconds, over a mix of short claims, long pastes and links, each shard
+beside the start) and say when they are ready; then all of them run the whole /check as members ask it
+(thorough: the match, the report, the Discord pages) back to back for the given seconds, over a mix of short claims, long pastes and links, each shard
 starting at another place in the list.  Halfway through, this process adds one story to the global corpus through
 ``Corpus.apply`` (one transaction, as ``/corpus story-add`` makes for a server), and every shard looks for it every
 0.05 s (those checks count too) until it finds it.
@@ -85,7 +85,7 @@ def child(db: Path, queries: Path, offset: int, seconds: float, story_id: str, p
     corpus = loop.run_until_complete(open_corpus(db, check="quick", seed=False, defer_check=True))
     try:
         checker = Checker(corpus.reader)
-        report_pages(checker.check(mixed[0]))
+        report_pages(checker.check(mixed[0], thorough=True))
         checker.matcher.index.warm()
         startup = time.perf_counter() - t0
         loop.run_until_complete(corpus.verified())
@@ -106,7 +106,7 @@ def child(db: Path, queries: Path, offset: int, seconds: float, story_id: str, p
             if i and not probing and i % len(mixed) == 0:
                 checker = Checker(corpus.reader, matcher=checker.matcher)  # each pass: a story's first check again
             w, t = time.time(), time.perf_counter()
-            report = checker.check(text)
+            report = checker.check(text, thorough=True)  # as /check asks
             report_pages(report)
             took = time.perf_counter() - t
             if probing:
