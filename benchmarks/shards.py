@@ -5,11 +5,11 @@
 A bot shard is a process (Discord's gateway sharding): each opens the corpus file, holds its own matcher index and
 answers its own servers' checks.  On a copy of a cached benchmark corpus (deleted afterwards), for each shard count
 N: N processes open it as the bot opens it (migrations, the matcher's index from its snapshot, the integrity check
-beside the start) and say when they are ready; then all of them run the whole /check as members ask it
-(thorough: the match, the report, the Discord pages) back to back for the given seconds, over a mix of short claims, long pastes and links, each shard
-starting at another place in the list.  Halfway through, this process adds one story to the global corpus through
-``Corpus.apply`` (one transaction, as ``/corpus story-add`` makes for a server), and every shard looks for it every
-0.05 s (those checks count too) until it finds it.
+beside the start) and say when they are ready; then all of them run the whole /check as members ask it (thorough:
+the match, the report, the Discord pages) back to back for the given seconds, over a mix of short claims, long
+pastes and links, each shard starting at another place in the list.  Halfway through, this process adds one story to
+the global corpus through ``Corpus.apply`` (one transaction, as ``/corpus story-add`` makes for a server), and every
+shard looks for it every 0.05 s (those checks count too) until it finds it.
 
 Printed per N: the checks per second of all shards together, the p50 and p99 of a check, the longest check in the
 two seconds after the write began, how long from then until every shard found the new story, each shard's start,
