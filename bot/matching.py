@@ -38,7 +38,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.report import Confidence
-from bot.text import STOP_WORDS, content_terms, normalize, split_hashtag, stem, words
+from bot.text import STOP_WORDS, content_terms, fts_word, normalize, split_hashtag, stem, words
 from bot.urls import canonicalize_url, find_urls, registered_domain, slug_words, strip_urls
 from storage.reader import CorpusReader, StoryDoc
 
@@ -190,8 +190,11 @@ STRICT_UNRANKED_MAX = 160
 STRICT_MAX_DF_SHARE = 0.01
 STRICT_MIN_DF = 20
 #: A thorough check (``Matcher.match``) shows a story the quick pass missed only if it holds this many of the
-#: message's stems.
+#: message's stems ...
 THOROUGH_MIN_SHARED = 3
+#: ... and it looks only at stories holding two of the message's index terms, one of them distinctive, read unranked
+#: when at most this many do.
+THOROUGH_UNRANKED_MAX = 400
 #: Longest word looked up as a misspelt name.
 MAX_ALIAS_TYPO_LEN = 20
 #: Most stories added as candidates because the message names their core entities.
@@ -1240,14 +1243,41 @@ class Matcher:
         return keep[:limit]
 
     @staticmethod
-    def _distinctive(idx: _Index, terms: list[str]) -> list[str]:
+    def _distinctive(idx: _Index, terms: list[str], limit: int | None = STRICT_TERMS) -> list[str]:
         """The distinctive ones of a message's index terms (rarest first): held by at most 1% of the stories (or 20)."""
         cap = max(STRICT_MAX_DF_SHARE * idx.n_docs, STRICT_MIN_DF)
-        return [t for t in terms if idx.df[t] <= cap][:STRICT_TERMS]
+        return [t for t in terms if idx.df[t] <= cap][:limit]
+
+    @staticmethod
+    def _thorough_expression(terms: list[str], rare: list[str]) -> str:
+        """Rows holding two of ``terms`` of which one is in ``rare`` (a subset), or three of the others."""
+        other = [t for t in terms if t not in rare]
+        parts = [p for p in (Matcher._pairs_expression(rare), Matcher._at_least(other, 3)) if p]
+        if rare and other:
+            parts.append(f"({Matcher._expression(rare)}) AND ({Matcher._expression(other)})")
+        return " OR ".join(f"({p})" for p in parts) if len(parts) > 1 else (parts[0] if parts else "")
+
+    @staticmethod
+    def _at_least(terms: list[str], k: int) -> str:
+        """Rows holding at least ``k`` (>= 1) of ``terms``: i of the first half and k - i of the second, for each i."""
+        if len(terms) < k:
+            return ""
+        if k == 1:
+            return Matcher._expression(terms)
+        if len(terms) == k:
+            return " AND ".join(f'"{fts_word(t)}"' for t in terms)
+        h = len(terms) // 2
+        a, b = terms[:h], terms[h:]
+        parts = []
+        for i in range(k + 1):
+            left, right = Matcher._at_least(a, i) if i else None, Matcher._at_least(b, k - i) if i < k else None
+            if left != "" and right != "":
+                parts.append(" AND ".join(f"({x})" for x in (left, right) if x is not None))
+        return " OR ".join(f"({p})" for p in parts)
 
     @staticmethod
     def _expression(terms: list[str]) -> str:
-        return " OR ".join(f'"{t}"' for t in terms)
+        return " OR ".join(f'"{fts_word(t)}"' for t in terms)
 
     @staticmethod
     def _pairs_expression(terms: list[str]) -> str:
@@ -1260,11 +1290,11 @@ class Matcher:
         if len(terms) < 2:
             return ""
         if len(terms) == 2:
-            return f'"{terms[0]}" AND "{terms[1]}"'
+            return f'"{fts_word(terms[0])}" AND "{fts_word(terms[1])}"'
         h = len(terms) // 2
         a, b = terms[:h], terms[h:]
         parts = [x for x in (Matcher._pairs_expression(a), Matcher._pairs_expression(b)) if x]
-        parts.append("(" + " OR ".join(f'"{x}"' for x in a) + ") AND (" + " OR ".join(f'"{x}"' for x in b) + ")")
+        parts.append(f"({Matcher._expression(a)}) AND ({Matcher._expression(b)})")
         return " OR ".join(f"({p})" for p in parts)
 
     # -- matching -------------------------------------------------------------------------------------------------
@@ -1324,7 +1354,8 @@ class Matcher:
                 # Only stories without entities can be missed by the quick pass (a story with entities is found by
                 # its names), and of those only one that shares THOROUGH_MIN_SHARED of the message's stems: two
                 # (one rare name, one everyday word: "see you guys at the meeting") is a coincidence.
-                scored = [h for h in self._score(q, idx, guild_id, visible) if h.shared >= THOROUGH_MIN_SHARED]
+                scored = [h for h in self._score(q, idx, guild_id, visible, thorough=True)
+                          if h.shared >= THOROUGH_MIN_SHARED]
             for hit in scored:
                 if hit.story_id not in hits and hit.score >= threshold:
                     hits[hit.story_id] = hit
@@ -1385,7 +1416,8 @@ class Matcher:
             out.append(info)
         return out
 
-    def _candidates(self, q: _Query, idx: _Index, guild_id: int | None, visible, strict: bool = False) -> dict[str, _Cand]:
+    def _candidates(self, q: _Query, idx: _Index, guild_id: int | None, visible, strict: bool = False,
+                    thorough: bool = False) -> dict[str, _Cand]:
         cands: dict[str, _Cand] = {}
 
         def needs_text(story_id: str) -> bool:
@@ -1400,37 +1432,53 @@ class Matcher:
             # hold two of the message's distinctive terms.  Chatter made of everyday words asks nothing at all.
             rare = self._distinctive(idx, terms)
             expr = self._pairs_expression(rare) if len(rare) >= 2 else ""
+            bm25_terms, unranked_max = rare, STRICT_UNRANKED_MAX
+        elif thorough:
+            # A thorough check after a quick pass that found nothing: only a story holding THOROUGH_MIN_SHARED of the
+            # message's stems may show, so ask for those holding two of its index terms, one of them distinctive
+            # (every story such a check showed on CheckThat!'s train and dev splits does).  Everyday words alone
+            # ("good game last night") then ask nothing, and no term's full posting list is counted for bm25().
+            rare = self._distinctive(idx, terms, None)
+            expr = self._thorough_expression(terms, rare)
+            bm25_terms, unranked_max = terms, THOROUGH_UNRANKED_MAX
         else:
             rare = []
             expr = self._expression(terms)
         if expr:
             docs = None
-            if strict:
+            if strict or thorough:
                 # Few stories hold two distinctive terms (a handful, usually): read them unranked and score them here,
                 # which skips the costliest part of FTS5's bm25() (counting every phrase's rows once more).
-                docs = self.reader.story_matches(expr, guild_id, STRICT_UNRANKED_MAX)
+                docs = self.reader.story_matches(expr, guild_id, unranked_max)
                 if docs is not None:
                     for doc in docs:
-                        doc.bm25 = self._bm25(rare, doc, idx)
+                        doc.bm25 = self._bm25(bm25_terms, doc, idx)
                     docs.sort(key=lambda d: (-d.bm25, d.story_id))
                     docs = docs[: self.candidates]
             if docs is None:
                 # The text of a story with entities that fails the entity gate is never read (at 1k-100k stories,
-                # most of the candidates of a short message).
-                docs = self.reader.story_candidates(expr, guild_id, self.candidates, (TITLE_WEIGHT, 1.0), needs_text)
+                # most of the candidates of a short message).  Too many stories for a thorough pass to read: the best
+                # by bm25() of its terms, as ranking has them.
+                docs = self.reader.story_candidates(self._expression(terms) if thorough else expr, guild_id,
+                                                    self.candidates, (TITLE_WEIGHT, 1.0), needs_text)
             for doc in docs:
                 if visible(doc.story_id):
                     cands.setdefault(doc.story_id, _Cand()).add(doc)
         # ...article passages for long pastes, when the story index ran out of stories: it found fewer than it was
         # asked for (thresholded: found nothing, and then passages holding two distinctive terms).  With a full list
         # of stories, passages (the costliest query: the line index is ten times the story index) changed no ranking.
-        if len(q.stems) >= PASSAGE_MIN_WORDS and terms and not (cands if strict else len(cands) >= self.candidates):
+        gated = strict or thorough
+        if len(q.stems) >= PASSAGE_MIN_WORDS and terms and not (cands if gated else len(cands) >= self.candidates):
             # Single-token terms only: the passage index keeps no positions (detail=none), so no phrases.
             p_rare = [t for t in rare if t.isalnum()]
-            p_expr = self._pairs_expression(p_rare) if strict and len(p_rare) >= 2 else (
-                "" if strict else self._expression([t for t in terms if t.isalnum()][:PASSAGE_TERMS]))
+            if strict:
+                p_expr = self._pairs_expression(p_rare) if len(p_rare) >= 2 else ""
+            elif thorough:
+                p_expr = self._thorough_expression([t for t in terms if t.isalnum()], p_rare)
+            else:
+                p_expr = self._expression([t for t in terms if t.isalnum()][:PASSAGE_TERMS])
             # Thresholded, the few passages that hold two distinctive terms are read unranked (all of them are kept).
-            found = self.reader.passage_matches(p_expr, guild_id, PASSAGE_LIMIT) if strict else None
+            found = self.reader.passage_matches(p_expr, guild_id, PASSAGE_LIMIT) if gated else None
             if found is None:
                 found = self.reader.passage_candidates(p_expr, guild_id, PASSAGE_LIMIT)
             for c in found:
@@ -1462,16 +1510,19 @@ class Matcher:
         n_rows, n_tokens = self._fts_totals(idx)
         if not n_rows:
             return 0.0
-        body = Counter(doc.terms.split()) if doc.terms else Counter(content_terms(doc.body))
-        title = Counter(_term_list(doc.title)) if doc.title else Counter()
+        # Only the terms the row holds are counted (a row has ~170 stems, of which a message's terms are a few).
+        body = doc.terms.split() if doc.terms else content_terms(doc.body)
+        title = _term_list(doc.title) if doc.title else ()
         norm = BM25_K1 * (1 - BM25_B + BM25_B * doc.length / (n_tokens / n_rows))
         score = 0.0
-        for t in dict.fromkeys(terms):
-            f = TITLE_WEIGHT * title.get(t, 0) + body.get(t, 0)
-            if f:
-                n = idx.df.get(t, 0)
-                idf = max(math.log((n_rows - n + 0.5) / (n + 0.5)), 1e-6)
-                score += idf * f * (BM25_K1 + 1) / (f + norm)
+        asked = set(terms)
+        held = asked.intersection(body)
+        held.update(asked.intersection(title))
+        for t in sorted(held):  # (in one order always: a float sum's last digit depends on it)
+            f = TITLE_WEIGHT * title.count(t) + body.count(t)
+            n = idx.df.get(t, 0)
+            idf = max(math.log((n_rows - n + 0.5) / (n + 0.5)), 1e-6)
+            score += idf * f * (BM25_K1 + 1) / (f + norm)
         return score
 
     def plain_features(self, text: str, guild_id: int | None = None) -> list[tuple[str, list[float]]]:
@@ -1488,8 +1539,9 @@ class Matcher:
         plain = {s: c for s, c in self._candidates(q, idx, guild_id, visible).items() if not idx.stories[s].core}
         return [(sid, feats) for sid, feats, _t, _s in self._plain_features(q, plain, idx)]
 
-    def _score(self, q: _Query, idx: _Index, guild_id: int | None, visible, strict: bool = False) -> list[Hit]:
-        cands = self._candidates(q, idx, guild_id, visible, strict)
+    def _score(self, q: _Query, idx: _Index, guild_id: int | None, visible, strict: bool = False,
+               thorough: bool = False) -> list[Hit]:
+        cands = self._candidates(q, idx, guild_id, visible, strict, thorough)
         if not cands:
             return []
         qstems = set(q.stems)

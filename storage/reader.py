@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.models import Article, ArticleRole, Claim, Entity, Outlet, OutletRating, Position, Question, Story
+from bot.text import fts_word
 from storage.db import connect
 
 GLOBAL = 0
@@ -428,7 +429,8 @@ class CorpusReader:
             return False
         g = visible(guild_id)
         row = self.conn.execute(
-            "SELECT 1 FROM search_story WHERE search_story MATCH ? AND guild_id IN (?, ?) LIMIT 1", (f'"{term}"', *g)
+            "SELECT 1 FROM search_story WHERE search_story MATCH ? AND guild_id IN (?, ?) LIMIT 1",
+            (f'"{fts_word(term)}"', *g),
         ).fetchone()
         return row is not None
 

@@ -245,6 +245,28 @@ def test_a_thorough_check_scores_every_candidate_when_the_quick_pass_finds_nothi
         assert [h.story_id for h in thorough.hits] == [h.story_id for h in quick.hits]
 
 
+def test_a_thorough_check_reads_only_stories_holding_a_distinctive_term(seeded_path, reader: CorpusReader,
+                                                                        monkeypatch) -> None:
+    """The thorough pass asks the index for stories holding two of the message's terms, one of them distinctive, and
+    reads them unranked: the 45 stories that share only the everyday words ("video", "president") are never read, and
+    FTS5's ranked query (which counts every term's whole posting list) is not asked at all."""
+    _apply(seeded_path, common_word_corpus())
+    _apply(seeded_path, CorpusFile(stories=[Story(id="pie", title="Lemon and apple pie recipe")]))
+    m = Matcher(reader)
+    idx = m.index
+    assert {"lemon", "appl"} <= set(m._distinctive(idx, ["lemon", "appl", "video", "presid"], None))
+    expr = m._thorough_expression(["lemon", "appl", "video", "presid"], ["lemon", "appl"])
+    got = {d.story_id for d in reader.story_matches(expr, None, 100)}
+    assert got == {LEMON_STORY, "video-president-apple", "pie"}  # one rare and a common, or two rare; not one alone
+    assert m._thorough_expression(["video", "presid"], []) == ""  # everyday words alone ask nothing
+    read: list[str] = []
+    monkeypatch.setattr(reader, "story_matches", lambda *a: read.extend(a[:1]) or CorpusReader.story_matches(reader, *a))
+    monkeypatch.setattr(reader, "story_candidates", lambda *a, **k: pytest.fail("ranked the whole candidate list"))
+    [hit] = m.match(LEMON_CLAIM, thorough=True).hits
+    assert hit.story_id == LEMON_STORY and len(read) == 1  # the quick pass asked nothing (one distinctive term)
+    assert {d.story_id for d in CorpusReader.story_matches(reader, read[0], None, 100)} == {LEMON_STORY}
+
+
 def test_index_reloads_after_a_change(seeded_path, reader: CorpusReader) -> None:
     m = Matcher(reader)
     assert not m.match("old town bridge closed for repairs").hits
@@ -347,7 +369,7 @@ def test_bm25_computed_here_equals_the_index_bm25(matcher: Matcher, reader: Corp
     checked = 0
     for text in ("Russia Afghanistan military agreement Taliban", "Moscow Kabul defence pact signed"):
         terms = [t for t in matcher._analyse(text, idx).stems if t in idx.df]
-        expr = " OR ".join(f'"{t}"' for t in terms)
+        expr = matcher._expression(terms)
         fts = dict(reader.conn.execute(
             "SELECT story_id, -bm25(search_story, 1, 1, 0, 0, 0) FROM search_story WHERE search_story MATCH ?", (expr,)))
         for doc in docs:
@@ -355,6 +377,25 @@ def test_bm25_computed_here_equals_the_index_bm25(matcher: Matcher, reader: Corp
                 assert matcher._bm25(terms, doc, idx) == pytest.approx(fts[doc.story_id], rel=1e-9)
                 checked += 1
     assert checked
+
+
+def test_every_index_term_is_found_as_the_index_counts_it(matcher: Matcher, reader: CorpusReader) -> None:
+    """FTS5 stems a query's words again, and some stems are not their own stem ("abus" -> "abu"): the matcher's
+    expressions say a word that stems to the term, so each term finds exactly the rows that hold it, and a typo
+    correction towards such a term is judged visible."""
+    from bot.text import fts_word, stem
+
+    idx = matcher.index
+    terms = [t for t in idx.df if t.isalnum()]
+    unstable = [t for t in terms if stem(t) != t]
+    assert unstable  # the seed articles have such words ("disagre" from "disagree": "disagre" -> "disagr")
+    for t in terms:
+        n = reader.conn.execute("SELECT count(*) FROM search_story WHERE search_story MATCH ?",
+                                (matcher._expression([t]),)).fetchone()[0]
+        assert n == idx.df[t], t
+    said = [t for t in unstable if fts_word(t) != t]
+    assert said and all(stem(fts_word(t)) == t and reader.term_visible(t, None) for t in said)
+    assert fts_word("abus") == "abuse" and fts_word("russia") == "russia"
 
 
 def test_char_cos_sees_word_forms_that_stems_miss() -> None:

@@ -247,6 +247,9 @@ def test_frozen_fixture_loads_as_the_data_it_froze(tmp_path: Path) -> None:
             if t == "article_signals":  # derived from the signal code, which may change after the freeze
                 assert sorted(r["article_id"] for r in rows_a[t]) == sorted(r["article_id"] for r in rows_b[t])
                 continue
+            if t == "meta":  # ...and so is the fingerprint of that code (it changes with bot/text.py, for one)
+                rows_a[t], rows_b[t] = ([{**r, "value": "?"} if r["key"] == "signals_code" else r for r in rows[t]]
+                                        for rows in (rows_a, rows_b))
             assert norm(rows_a[t]) == norm(rows_b[t]), t
         assert b.execute("PRAGMA foreign_key_check").fetchall() == []
     finally:
