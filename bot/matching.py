@@ -38,9 +38,9 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.report import Confidence
-from bot.text import STOP_WORDS, content_terms, fts_word, normalize, split_hashtag, stem, words
+from bot.text import STOP_WORDS, content_terms, normalize, split_hashtag, stem, words
 from bot.urls import canonicalize_url, find_urls, registered_domain, slug_words, strip_urls
-from storage.reader import CorpusReader, StoryDoc
+from storage.reader import CorpusReader, StoryDoc, fts_word
 
 log = logging.getLogger(__name__)
 

@@ -126,20 +126,6 @@ def stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
-@lru_cache(maxsize=65_536)
-def fts_word(term: str) -> str:
-    """A word that FTS5's porter tokenizer turns into the stem ``term``: what a MATCH expression must say to find it.
-
-    FTS5 stems a query's words as it stemmed the text's, and a stem is not always its own stem: Porter turns "abuse"
-    into "abus" and "abus" into "abu", "taxpayers" into "taxpay" and "taxpay" into "taxpai".  About 4% of a corpus's
-    stems are like that, and a query that said them as they are found nothing for them.  Porter strips a final "e"
-    after such stems, so the stem plus "e" gives them back (all but a few tokens like "5s" in the CheckThat! and
-    synthetic vocabularies, which keep the stem itself)."""
-    if stem(term) == term:
-        return term
-    return term + "e" if stem(term + "e") == term else term
-
-
 def content_terms(text: str) -> list[str]:
     """Stemmed content words: what the matcher compares."""
     return [stem(w) for w in words(text) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]

@@ -383,7 +383,8 @@ def test_every_index_term_is_found_as_the_index_counts_it(matcher: Matcher, read
     """FTS5 stems a query's words again, and some stems are not their own stem ("abus" -> "abu"): the matcher's
     expressions say a word that stems to the term, so each term finds exactly the rows that hold it, and a typo
     correction towards such a term is judged visible."""
-    from bot.text import fts_word, stem
+    from bot.text import stem
+    from storage.reader import fts_word
 
     idx = matcher.index
     terms = [t for t in idx.df if t.isalnum()]
