@@ -245,11 +245,11 @@ def test_a_thorough_check_scores_every_candidate_when_the_quick_pass_finds_nothi
         assert [h.story_id for h in thorough.hits] == [h.story_id for h in quick.hits]
 
 
-def test_a_thorough_check_reads_only_stories_holding_a_distinctive_term(seeded_path, reader: CorpusReader,
-                                                                        monkeypatch) -> None:
-    """The thorough pass asks the index for stories holding two of the message's terms, one of them distinctive, and
-    reads them unranked: the 45 stories that share only the everyday words ("video", "president") are never read, and
-    FTS5's ranked query (which counts every term's whole posting list) is not asked at all."""
+def test_a_thorough_check_reads_only_stories_that_can_show(seeded_path, reader: CorpusReader, monkeypatch) -> None:
+    """The thorough pass asks the index for stories holding two of the message's terms, one of them distinctive (or
+    three of the others), and reads them unranked: the 45 stories that share only two everyday words ("video",
+    "president") are never read, and FTS5's ranked query (which counts every term's whole posting list) is not asked
+    at all."""
     _apply(seeded_path, common_word_corpus())
     _apply(seeded_path, CorpusFile(stories=[Story(id="pie", title="Lemon and apple pie recipe")]))
     m = Matcher(reader)
@@ -260,7 +260,8 @@ def test_a_thorough_check_reads_only_stories_holding_a_distinctive_term(seeded_p
     assert got == {LEMON_STORY, "video-president-apple", "pie"}  # one rare and a common, or two rare; not one alone
     assert m._thorough_expression(["video", "presid"], []) == ""  # everyday words alone ask nothing
     read: list[str] = []
-    monkeypatch.setattr(reader, "story_matches", lambda *a: read.extend(a[:1]) or CorpusReader.story_matches(reader, *a))
+    monkeypatch.setattr(reader, "story_matches",
+                        lambda *a: read.extend(a[:1]) or CorpusReader.story_matches(reader, *a))
     monkeypatch.setattr(reader, "story_candidates", lambda *a, **k: pytest.fail("ranked the whole candidate list"))
     [hit] = m.match(LEMON_CLAIM, thorough=True).hits
     assert hit.story_id == LEMON_STORY and len(read) == 1  # the quick pass asked nothing (one distinctive term)
@@ -377,6 +378,26 @@ def test_bm25_computed_here_equals_the_index_bm25(matcher: Matcher, reader: Corp
                 assert matcher._bm25(terms, doc, idx) == pytest.approx(fts[doc.story_id], rel=1e-9)
                 checked += 1
     assert checked
+
+
+def test_at_least_k_of_the_terms_in_the_index() -> None:
+    """Matcher._at_least(terms, k) matches exactly the FTS5 rows holding k of the terms or more: every subset of six
+    terms as a row, for k = 1, 2, 3."""
+    import itertools
+    import sqlite3
+
+    terms = [f"t{i}" for i in range(6)]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(body, tokenize = 'porter unicode61 remove_diacritics 2')")
+    rows = [set(c) for r in range(len(terms) + 1) for c in itertools.combinations(terms, r)]
+    conn.executemany("INSERT INTO f (rowid, body) VALUES (?, ?)",
+                     [(i + 1, " ".join(sorted(r))) for i, r in enumerate(rows)])
+    for n in range(1, len(terms) + 1):
+        for k in (1, 2, 3):
+            expr = Matcher._at_least(terms[:n], k)
+            want = {i + 1 for i, r in enumerate(rows) if len(r & set(terms[:n])) >= k}
+            got = {r[0] for r in conn.execute("SELECT rowid FROM f WHERE f MATCH ?", (expr,))} if expr else set()
+            assert got == want, (n, k, expr)
 
 
 def test_every_index_term_is_found_as_the_index_counts_it(matcher: Matcher, reader: CorpusReader) -> None:
