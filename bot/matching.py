@@ -1255,7 +1255,7 @@ class Matcher:
         parts = [p for p in (Matcher._pairs_expression(rare), Matcher._at_least(other, 3)) if p]
         if rare and other:
             parts.append(f"({Matcher._expression(rare)}) AND ({Matcher._expression(other)})")
-        return " OR ".join(f"({p})" for p in parts) if len(parts) > 1 else (parts[0] if parts else "")
+        return " OR ".join(f"({p})" for p in parts)
 
     @staticmethod
     def _at_least(terms: list[str], k: int) -> str:
@@ -1287,15 +1287,7 @@ class Matcher:
         reads a posting list per phrase, and bm25() counts each phrase's documents once more (most of the query's
         time).  Each term appears about as often as any other, so bm25() ranks as an OR of the terms would.
         """
-        if len(terms) < 2:
-            return ""
-        if len(terms) == 2:
-            return f'"{fts_word(terms[0])}" AND "{fts_word(terms[1])}"'
-        h = len(terms) // 2
-        a, b = terms[:h], terms[h:]
-        parts = [x for x in (Matcher._pairs_expression(a), Matcher._pairs_expression(b)) if x]
-        parts.append(f"({Matcher._expression(a)}) AND ({Matcher._expression(b)})")
-        return " OR ".join(f"({p})" for p in parts)
+        return Matcher._at_least(terms, 2)
 
     # -- matching -------------------------------------------------------------------------------------------------
 
