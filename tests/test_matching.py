@@ -224,12 +224,11 @@ def test_story_without_entities_matches_close_paraphrase_only(seeded_path, reade
     assert not m.match("my laptop has new microchips").hits
 
 
-def test_a_thorough_check_scores_every_candidate_when_the_quick_pass_finds_nothing(seeded_path,
-                                                                                    reader: CorpusReader) -> None:
+def test_a_thorough_check_looks_wider_when_the_quick_pass_finds_nothing(seeded_path, reader: CorpusReader) -> None:
     """/check asks thoroughly: a message sharing one distinctive term ("lemon") and common words with its story is
-    missed by the quick pass (two distinctive terms) but found when the whole candidate list is scored, if it shares
-    three words or more; the quick pass (auto-replies) stays as it was, and a message the quick pass answers gets
-    the same answer."""
+    missed by the quick pass (two distinctive terms) but found by the thorough pass (two terms, one distinctive), if
+    it shares three words or more; the quick pass (auto-replies) stays as it was, and a message the quick pass answers
+    gets the same answer."""
     _apply(seeded_path, common_word_corpus())
     m = Matcher(reader)
     assert m.match(LEMON_CLAIM).hits == []

@@ -75,7 +75,7 @@ async def test_check_without_match_says_so_privately_with_a_hint(fake: FakeDisco
 
 
 async def test_check_is_thorough_where_auto_replies_are_quick(bot: CrosscheckBot, fake: FakeDiscord):
-    """/check and "Check claim" score the whole candidate list when the quick pass finds nothing (a member asked);
+    """/check and "Check claim" take the thorough pass when the quick pass finds nothing (a member asked);
     tests/cogs/test_autoreply.py has the auto-reply side, which stays on the quick pass."""
     await bot.corpus.verified()
     await bot.corpus.apply(common_word_corpus(), Actor())
