@@ -988,6 +988,28 @@ def _split_terms(line: str) -> frozenset[str]:
     return frozenset(line.split())
 
 
+def _any_can_show(q: _Query, docs: list[StoryDoc], visible: Callable[[str], bool]) -> bool:
+    """Whether a thorough pass over these story-index rows (all it read) can show anything.  It shows only a story
+    without entities whose title and lines hold THOROUGH_MIN_SHARED of the message's stems (``Hit.shared``), so when
+    no story's rows together hold that many, the candidates need no scoring: the answer is none.  (Passages are read
+    only when no row is visible, and a story with entities is never shown by the thorough pass: with every row
+    visible, nothing else could be.)"""
+    if not all(visible(d.story_id) for d in docs):
+        return True  # (the pass as it was: not worth reasoning about)
+    qstems = set(q.stems)
+    held: dict[str, set[str]] = {}
+    for d in docs:
+        h = held.setdefault(d.story_id, set())
+        # (the stems _Cand reads: a row's own, unless they are missing or do not line up with its lines)
+        own = d.terms and d.terms.count("\n") == d.body.count("\n")
+        h |= qstems.intersection(d.terms.split() if own else content_terms(d.body))
+        if d.title:
+            h |= qstems & _terms(d.title)
+        if len(h) >= THOROUGH_MIN_SHARED:
+            return True
+    return False
+
+
 #: When the corpus changes and the current index took at least this long to build, or holds at least this many
 #: story rows (loaded from a snapshot, its build time is unknown; a build takes ~0.1 s per 1,000 stories, 5.8 s at
 #: 100k), the new one is built in the background while checks go on with the current one: every moderator edit would
@@ -1443,6 +1465,8 @@ class Matcher:
                 # Few stories hold two distinctive terms (a handful, usually): read them unranked and score them here,
                 # which skips the costliest part of FTS5's bm25() (counting every phrase's rows once more).
                 docs = self.reader.story_matches(expr, guild_id, unranked_max)
+                if thorough and docs and not _any_can_show(q, docs, visible):
+                    return {}
                 if docs is not None:
                     for doc in docs:
                         doc.bm25 = self._bm25(bm25_terms, doc, idx)

@@ -267,6 +267,38 @@ def test_a_thorough_check_reads_only_stories_that_can_show(seeded_path, reader: 
     assert {d.story_id for d in CorpusReader.story_matches(reader, read[0], None, 100)} == {LEMON_STORY}
 
 
+def test_a_thorough_pass_that_can_show_nothing_scores_nothing(seeded_path, reader: CorpusReader, monkeypatch) -> None:
+    """The thorough pass shows only a story whose title and lines hold three of the message's stems: when none of
+    the rows it read does, it stops before scoring them (most chatter with one distinctive word), and its answers
+    are the same as scoring them all would give, for messages around that line."""
+    import itertools
+
+    from bot import matching
+
+    _apply(seeded_path, common_word_corpus())
+    _apply(seeded_path, CorpusFile(stories=[Story(id="pie", title="Lemon and apple pie recipe")],
+                                   claims=[Claim(id="pie-c", story="pie", text="A lemon and apple pie for the party")]))
+    m = Matcher(reader)
+    scored: list[int] = []
+    real = Matcher._plain_features
+    monkeypatch.setattr(Matcher, "_plain_features", lambda self, q, plain, idx: scored.append(len(plain)) or real(self, q, plain, idx))
+    assert m.match("lemon for the president", thorough=True).hits == [] and scored == []  # two shared: nothing scored
+    assert [h.story_id for h in m.match(LEMON_CLAIM, thorough=True).hits] == [LEMON_STORY] and scored  # three: scored
+    words = ["lemon", "apple", "pie", "video", "shows", "president", "white", "house", "party", "recipe", "good", "game"]
+    texts = [" ".join(c) for k in (2, 3, 4) for c in itertools.combinations(words, k)]
+    texts += [LEMON_CLAIM, "lol that was such a good game last night", *POSITIVES, *NEGATIVES]
+
+    def answers() -> list[list[tuple[str, float, int]]]:
+        return [[(h.story_id, h.score, h.shared) for h in m.match(t, thorough=True, top=5).hits] for t in texts]
+
+    stopped = []
+    monkeypatch.setattr(matching, "_any_can_show", lambda *a, _real=matching._any_can_show: stopped.append(not _real(*a)) or _real(*a))
+    pruned = answers()
+    monkeypatch.setattr(matching, "_any_can_show", lambda *a: True)
+    assert answers() == pruned and sum(stopped) > 50  # the same answers, with many passes stopped early
+    assert sum(map(bool, pruned)) > 50  # ...and many answered
+
+
 def test_index_reloads_after_a_change(seeded_path, reader: CorpusReader) -> None:
     m = Matcher(reader)
     assert not m.match("old town bridge closed for repairs").hits
