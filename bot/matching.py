@@ -988,6 +988,18 @@ def _split_terms(line: str) -> frozenset[str]:
     return frozenset(line.split())
 
 
+def _holds_stem(stems: str, term: str) -> bool:
+    """Whether ``stems`` (stems separated by spaces and newlines) holds ``term`` whole: a few substring searches, where
+    splitting a story row's ~200 stems into a set would cost more than the rest of the test."""
+    n, i = len(stems), stems.find(term)
+    while i >= 0:
+        j = i + len(term)
+        if (i == 0 or stems[i - 1] in " \n") and (j == n or stems[j] in " \n"):
+            return True
+        i = stems.find(term, j)  # (a match starting inside this one cannot start a stem)
+    return False
+
+
 def _any_can_show(q: _Query, docs: list[StoryDoc], visible: Callable[[str], bool]) -> bool:
     """Whether a thorough pass over these story-index rows (all it read) can show anything.  It shows only a story
     without entities whose title and lines hold THOROUGH_MIN_SHARED of the message's stems (``Hit.shared``), so when
@@ -1001,8 +1013,10 @@ def _any_can_show(q: _Query, docs: list[StoryDoc], visible: Callable[[str], bool
     for d in docs:
         h = held.setdefault(d.story_id, set())
         # (the stems _Cand reads: a row's own, unless they are missing or do not line up with its lines)
-        own = d.terms and d.terms.count("\n") == d.body.count("\n")
-        h |= qstems.intersection(d.terms.split() if own else content_terms(d.body))
+        if d.terms and d.terms.count("\n") == d.body.count("\n"):
+            h.update(t for t in qstems if t not in h and _holds_stem(d.terms, t))
+        else:
+            h |= qstems.intersection(content_terms(d.body))
         if d.title:
             h |= qstems & _terms(d.title)
         if len(h) >= THOROUGH_MIN_SHARED:

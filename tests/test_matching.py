@@ -299,6 +299,17 @@ def test_a_thorough_pass_that_can_show_nothing_scores_nothing(seeded_path, reade
     assert sum(map(bool, pruned)) > 50  # ...and many answered
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", "ab", "ba", "aba", "b", "abab", "bab"]), max_size=6), max_size=4),
+       st.sampled_from(["a", "ab", "ba", "aba", "b", "abab", "bab", "abb"]))
+def test_a_stem_is_found_whole_in_a_rows_stems(lines: list[list[str]], term: str) -> None:
+    """_holds_stem (substring searches) agrees with splitting the row's stems, for stems that are parts of others."""
+    from bot.matching import _holds_stem
+
+    stems = "\n".join(" ".join(line) for line in lines)
+    assert _holds_stem(stems, term) == (term in stems.split())
+
+
 def test_index_reloads_after_a_change(seeded_path, reader: CorpusReader) -> None:
     m = Matcher(reader)
     assert not m.match("old town bridge closed for repairs").hits
