@@ -15,7 +15,8 @@ are its own) over the same queries:
 
 - check latency p50/p99 for short claims, long pastes (~1,500 characters) and links (``Matcher.match``, top 5,
   threshold 0: the most work a check does);
-- the auto-reply path's throughput on chatter that matches nothing (``Matcher.match`` at the default threshold);
+- the auto-reply path's throughput on chatter that matches nothing (``Matcher.match`` at the default threshold,
+  thorough for at most ``AUTOREPLY_THOROUGH_RATE`` messages a second, as cogs/autoreply.py checks them);
 - start-up: open the database and answer the first check, in a new process (module imports reported apart); the
   first start after `crosscheck import` loads the index snapshot the import saved (its cost is reported as the
   import's index build), a start without a snapshot rebuilds it (reported apart);
@@ -296,7 +297,7 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     from bot.cli import open_corpus
     from bot.matching import DEFAULT_THRESHOLD, Matcher
     from bot.render import report_pages
-    from bot.service import Checker
+    from bot.service import AUTOREPLY_THOROUGH_RATE, Budget, Checker
 
     t_import = time.perf_counter() - t0
     # Opened as the bot opens it (setup_hook): migrations, and the integrity check started beside it.  (Not seeded:
@@ -352,12 +353,16 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
             lats.append(time.perf_counter() - t)
             tops.append([h.story_id for h in r.hits])
         out["lat"][kind], out["top5"][kind] = lats, tops
+    # The auto-reply path: as cogs/autoreply.py checks a message, with the thorough pass for at most
+    # AUTOREPLY_THOROUGH_RATE messages a second (a flood of chatter gets the quick pass past that).
     chatter = [t for t, _ in qs["chatter"]]
     false_hits = 0
+    budget = Budget(AUTOREPLY_THOROUGH_RATE)
     t = time.perf_counter()
     n = 0
     while time.perf_counter() - t < 3.0 or n < len(chatter):
-        r = matcher.match(chatter[n % len(chatter)], None, threshold=DEFAULT_THRESHOLD)
+        r = matcher.match(chatter[n % len(chatter)], None, threshold=DEFAULT_THRESHOLD,
+                          thorough=budget.take(time.monotonic()))
         false_hits += bool(r.hits) and n < len(chatter)
         n += 1
     out["chatter_per_s"] = n / (time.perf_counter() - t)

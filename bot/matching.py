@@ -1351,8 +1351,8 @@ class Matcher:
         """Ranked stories for ``text`` (plus ``extra_text``, e.g. link previews) at or above ``threshold``.
 
         Above PLAIN_GATED_MAX the quick pass scores only the stories that share two distinctive terms with the text
-        (what keeps auto-replies on chatter cheap).  ``thorough`` (/check, the "Check claim" menu, ``crosscheck
-        check``: a member asked): when that pass finds nothing and the text holds a distinctive term, the stories
+        (what keeps chatter cheap).  ``thorough`` (/check, the "Check claim" menu, ``crosscheck check``: a member
+        asked; and auto-replies within bot.service.AUTOREPLY_THOROUGH_RATE messages a second): when that pass finds nothing and the text holds a distinctive term, the stories
         holding two of its index terms (one distinctive) or three are scored as ranking does, and those at the
         threshold that share THOROUGH_MIN_SHARED of the message's stems are shown (everyday words alone are generic
         overlap, which never matches: they skip it).  On CheckThat! 2020 dev that answers 47% of the tweets instead

@@ -9,7 +9,9 @@ pinging nobody.  Rules, cheapest first:
 - at most ``CHANNEL_RATE`` replies per enabled channel (its threads included) and ``GLOBAL_RATE`` in all per
   ``RATE_PER`` seconds, whatever happens (when a cap is reached, messages are not even checked);
 - never twice about the same story in the same channel within the channel's cooldown, never twice to one message;
-- at most ``MAX_CONCURRENT`` checks at once and ``MAX_PENDING`` waiting: a flood is shed, not queued forever.
+- at most ``MAX_CONCURRENT`` checks at once and ``MAX_PENDING`` waiting: a flood is shed, not queued forever;
+- a message is checked as /check checks it (the thorough pass when the quick one finds nothing) while at most
+  ``AUTOREPLY_THOROUGH_RATE`` messages a second do; past that, with the quick pass alone (``Matcher.match``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from discord.ext import commands
 from bot.app import moderator_group, moderator_only, send_private
 from bot.matching import AUTOREPLY_THRESHOLD
 from bot.render import compact_embed
-from bot.service import CheckInputError, validate_claim
+from bot.service import AUTOREPLY_THOROUGH_RATE, Budget, CheckInputError, validate_claim
 from cogs.checking import message_texts
 from cogs.corpus_admin import actor, in_range
 from cogs.common import feedback_view
@@ -92,6 +94,8 @@ class AutoReply(commands.Cog):
         self.answered: OrderedDict[int, None] = OrderedDict()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._pending = 0
+        #: How many messages a second may take the thorough pass (a flood gets the quick pass alone).
+        self.thorough = Budget(AUTOREPLY_THOROUGH_RATE)
 
     async def cog_load(self) -> None:
         await self.reload()
@@ -188,10 +192,12 @@ class AutoReply(commands.Cog):
             log.warning("auto-reply: %d checks waiting; dropping a message in channel %s", self._pending, channel_id)
             return None
         threshold = float(cfg["threshold"]) if cfg.get("threshold") is not None else AUTOREPLY_THRESHOLD
+        thorough = self.thorough.take(self.clock())
         self._pending += 1
         try:
             async with self._slots:
-                report = await self.bot.check(claim, message.guild.id, threshold=threshold, top=1, extra_text=extra)
+                report = await self.bot.check(claim, message.guild.id, threshold=threshold, top=1, extra_text=extra,
+                                              thorough=thorough)
         except Exception:  # noqa: BLE001 - a failed check must not break the listener
             log.exception("auto-reply check failed in channel %s", channel_id)
             return None

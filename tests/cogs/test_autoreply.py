@@ -85,15 +85,33 @@ async def test_no_reply_in_channels_that_are_not_enabled_and_no_query_either(bot
     assert fake.calls == []
 
 
-async def test_auto_replies_stay_on_the_quick_pass(bot, fake: FakeDiscord, cog):
-    """The documented trade-off: an auto-reply needs the message to share two distinctive terms with a story (so
-    that everyday chatter costs microseconds and never reaches the ranking model), so a message sharing one ("lemon")
-    and common words gets no auto-reply, though /check finds its story (tests/cogs/test_checking.py)."""
+async def test_auto_replies_look_as_thoroughly_as_check_within_their_budget(bot, fake: FakeDiscord, cog, monkeypatch):
+    """A message sharing one distinctive term ("lemon") and common words with its story is missed by the quick pass
+    (two distinctive terms) and found by the thorough one, as /check finds it.  Auto-replies take the thorough pass
+    for at most AUTOREPLY_THOROUGH_RATE messages a second: past that (a flood) the quick pass alone, so no reply;
+    a second later the budget is back."""
     await bot.corpus.verified()
     await bot.corpus.apply(common_word_corpus(), Actor())
-    assert await say(fake, cog, LEMON_CLAIM) is None
-    report = await bot.check(LEMON_CLAIM, GUILD_A, thorough=True)  # the story is there, as /check finds it
-    assert report.matches and report.matches[0].story.id == LEMON_STORY
+    asked: list[bool] = []
+    real = bot.check
+    monkeypatch.setattr(bot, "check", lambda *a, **k: asked.append(k["thorough"]) or real(*a, **k))
+    reply = await say(fake, cog, LEMON_CLAIM)
+    assert reply is not None and reply.button("Not relevant")["custom_id"] == f"cc:nr:{LEMON_STORY}" and asked == [True]
+    cog.thorough.tokens = 0.0  # the second's budget spent by a flood of chatter
+    assert await say(fake, cog, "yes " + LEMON_CLAIM) is None and asked == [True, False]
+    cog.clock.advance(1.0)
+    cog.last_story.clear()  # (the story's cooldown in this channel is not what this test is about)
+    assert await say(fake, cog, "so " + LEMON_CLAIM) is not None and asked == [True, False, True]
+
+
+def test_the_thorough_budget_allows_its_rate_in_bursts_and_on_average() -> None:
+    from bot.service import Budget
+
+    b = Budget(3.0)
+    assert [b.take(100.0) for _ in range(5)] == [True, True, True, False, False]  # a burst of 3, then nothing
+    assert b.take(100.2) is False and b.take(100.4) is True  # one every 1/3 s
+    assert [b.take(110.0) for _ in range(4)] == [True, True, True, False]  # never more than a second's worth saved
+    assert b.take(109.0) is False  # (a clock that goes back refills nothing)
 
 
 async def test_no_match_gets_no_reply(bot, fake: FakeDiscord, cog):
