@@ -189,14 +189,14 @@ def as_answered(matcher: Matcher, queries: list[tuple[str, str]], ids: dict[str,
     """What members would see: each tweet through ``match`` as /check asks (top 3, threshold 50) and as an
     auto-reply channel does (top 1, threshold 75; thorough, as within its budget of messages a second): how many get
     an answer, in how many of those the first story is the gold one, and in how many the gold one is among what is
-    shown.  And how many would still get an answer if the corpus lacked the gold claim (``answered_without_gold``: another story at the threshold; approximated by
-    leaving the gold story out of the answer, the others' scores as computed beside it)."""
+    shown.  And how many would still get an answer if the corpus lacked the gold claim (``answered_without_gold``:
+    another story at the threshold; approximated by leaving the gold story out of the answer, the others' scores as
+    computed beside it)."""
     rows = []
-    for name, top, threshold, thorough in (("/check", 3, DEFAULT_THRESHOLD, True),
-                                           ("auto-reply", 1, AUTOREPLY_THRESHOLD, True)):
+    for name, top, threshold in (("/check", 3, DEFAULT_THRESHOLD), ("auto-reply", 1, AUTOREPLY_THRESHOLD)):
         answered = first = shown = wrongly = 0
         for qid, text in queries:
-            hits = matcher.match(text, None, top=top + len(qrels[qid]), threshold=threshold, thorough=thorough).hits
+            hits = matcher.match(text, None, top=top + len(qrels[qid]), threshold=threshold, thorough=True).hits
             got = [ids.get(h.story_id, h.story_id) for h in hits]
             answered += bool(got[:top])
             first += bool(got) and got[0] in qrels[qid]
