@@ -357,12 +357,12 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     # AUTOREPLY_THOROUGH_RATE messages a second (a flood of chatter gets the quick pass past that).
     chatter = [t for t, _ in qs["chatter"]]
     false_hits = 0
-    budget = Budget(AUTOREPLY_THOROUGH_RATE)
+    thorough = Budget(AUTOREPLY_THOROUGH_RATE).asker(time.monotonic)
     t = time.perf_counter()
     n = 0
     while time.perf_counter() - t < 3.0 or n < len(chatter):
         r = matcher.match(chatter[n % len(chatter)], None, threshold=DEFAULT_THRESHOLD,
-                          thorough=budget.take(time.monotonic()))
+                          thorough=thorough)
         false_hits += bool(r.hits) and n < len(chatter)
         n += 1
     out["chatter_per_s"] = n / (time.perf_counter() - t)

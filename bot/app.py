@@ -23,6 +23,7 @@ import sqlite3
 import subprocess
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -471,9 +472,10 @@ class CrosscheckBot(commands.Bot):
 
     async def check(
         self, text: str, guild_id: int | None, *, threshold: float | None = None, top: int = 3, extra_text: str = "",
-        thorough: bool = False,
+        thorough: bool | Callable[[], bool] = False,
     ) -> Report:
-        """Run a check in a worker thread (``thorough``: a member asked for it; see ``Matcher.match``)."""
+        """Run a check in a worker thread (``thorough``: a member asked for it, or an auto-reply's budget, asked in
+        the thread; see ``Matcher.match``)."""
         if threshold is None:
             threshold = await self.check_threshold(guild_id)
         return await asyncio.to_thread(

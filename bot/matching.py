@@ -1346,7 +1346,7 @@ class Matcher:
         top: int = 3,
         threshold: float = DEFAULT_THRESHOLD,
         extra_text: str = "",
-        thorough: bool = False,
+        thorough: bool | Callable[[], bool] = False,
     ) -> MatchResult:
         """Ranked stories for ``text`` (plus ``extra_text``, e.g. link previews) at or above ``threshold``.
 
@@ -1356,7 +1356,9 @@ class Matcher:
         nothing and the text holds a distinctive term, the stories holding two of its index terms (one distinctive)
         or three are scored as ranking does, and those at the threshold that share THOROUGH_MIN_SHARED of the
         message's stems are shown (everyday words alone are generic overlap, which never matches: they skip it).  On CheckThat! 2020 dev that answers 47% of the tweets instead
-        of 40%, about as precisely (89 of 92 answers right, against 77 of 78)."""
+        of 40%, about as precisely (89 of 92 answers right, against 77 of 78).  ``thorough`` may be a callable (an
+        auto-reply's budget, ``Budget.take``), asked only when that pass would run: a message the quick pass answers,
+        or that holds no distinctive term, spends nothing."""
         truncated = len(text) > MAX_QUERY_CHARS
         text = text[:MAX_QUERY_CHARS]
         extra_text = extra_text[:MAX_QUERY_CHARS]
@@ -1378,7 +1380,7 @@ class Matcher:
             strict = threshold > PLAIN_GATED_MAX
             scored = self._score(q, idx, guild_id, visible, strict=strict)
             if (thorough and strict and not hits and not any(h.score >= threshold for h in scored)
-                    and self._distinctive(idx, self._fts_terms(q, idx))):
+                    and self._distinctive(idx, self._fts_terms(q, idx)) and (thorough is True or thorough())):
                 # Only stories without entities can be missed by the quick pass (a story with entities is found by
                 # its names), and of those only one that shares THOROUGH_MIN_SHARED of the message's stems: two
                 # (one rare name, one everyday word: "see you guys at the meeting") is a coincidence.

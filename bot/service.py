@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from datetime import date
 
@@ -32,28 +33,36 @@ MAX_CLAIM_CHARS = 4_000
 
 #: Auto-replies take the thorough pass (``Matcher.match``: what /check does when the quick pass finds nothing) for
 #: at most this many messages a second, in bursts of as many; past that a flood of chatter gets the quick pass alone,
-#: so it costs at most this many thorough passes a second (~0.3-0.6 ms each at 1M claims).
+#: so it costs at most this many thorough passes a second (~0.3-0.6 ms each at 1M claims).  Only a message that would
+#: take the pass spends from the budget (the quick pass found nothing, and it holds a distinctive term).
 AUTOREPLY_THOROUGH_RATE = 100.0
 
 
 class Budget:
     """At most ``rate`` events a second on average, ``rate`` at once after a quiet second (a token bucket).  The
-    caller gives the time (a monotonic clock's seconds), so a test moves it."""
+    caller gives the time (a monotonic clock's seconds), so a test moves it.  Checks run in worker threads and take
+    from it there: ``take`` holds a lock."""
 
     def __init__(self, rate: float):
         self.rate = rate
         self.tokens = rate
         self.last: float | None = None
+        self._lock = threading.Lock()
 
     def take(self, now: float) -> bool:
         """Spend one event if the budget allows it now."""
-        if self.last is not None:
-            self.tokens = min(self.rate, self.tokens + max(0.0, now - self.last) * self.rate)
-        self.last = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
+        with self._lock:
+            if self.last is not None:
+                self.tokens = min(self.rate, self.tokens + max(0.0, now - self.last) * self.rate)
+            self.last = now
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                return True
+            return False
+
+    def asker(self, clock: Callable[[], float]) -> Callable[[], bool]:
+        """``take`` at ``clock()``, for ``Matcher.match(thorough=...)``: asked only when the thorough pass would run."""
+        return lambda: self.take(clock())
 
 
 class CheckInputError(ValueError):
@@ -118,9 +127,10 @@ class Checker:
         threshold: float = DEFAULT_THRESHOLD,
         extra_text: str = "",
         details: bool = True,
-        thorough: bool = False,
+        thorough: bool | Callable[[], bool] = False,
     ) -> Report:
-        """``thorough``: a member asked (/check, "Check claim", ``crosscheck check``), see ``Matcher.match``."""
+        """``thorough``: a member asked (/check, "Check claim", ``crosscheck check``), or an auto-reply's budget allows
+        it; see ``Matcher.match``."""
         if self.reranker is None:
             result = self.matcher.match(text, guild_id, top=top, threshold=threshold, extra_text=extra_text,
                                         thorough=thorough)
@@ -129,7 +139,7 @@ class Checker:
         return self.report(result, guild_id, details=details)
 
     def _reranked(self, text: str, guild_id: int | None, top: int, threshold: float, extra_text: str,
-                  thorough: bool = False) -> MatchResult:
+                  thorough: bool | Callable[[], bool] = False) -> MatchResult:
         """The matcher's matches at ``threshold`` (up to RERANK_CANDIDATES), in the re-ranker's order, ``top`` of them.
 
         What counts as a match stays the matcher's decision, and so does each match's score and confidence: the

@@ -11,7 +11,8 @@ pinging nobody.  Rules, cheapest first:
 - never twice about the same story in the same channel within the channel's cooldown, never twice to one message;
 - at most ``MAX_CONCURRENT`` checks at once and ``MAX_PENDING`` waiting: a flood is shed, not queued forever;
 - a message is checked as /check checks it (the thorough pass when the quick one finds nothing) while at most
-  ``AUTOREPLY_THOROUGH_RATE`` messages a second do; past that, with the quick pass alone (``Matcher.match``).
+  ``AUTOREPLY_THOROUGH_RATE`` messages a second take that pass; past that, with the quick pass alone
+  (``Matcher.match``).  Only a message that would take it counts.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ class AutoReply(commands.Cog):
         self.answered: OrderedDict[int, None] = OrderedDict()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._pending = 0
-        #: How many messages a second may take the thorough pass (a flood gets the quick pass alone).
+        #: How many messages a second may take the thorough pass (a flood gets the quick pass alone); asked only by a
+        #: message that would take it, in the check's worker thread.
         self.thorough = Budget(AUTOREPLY_THOROUGH_RATE)
 
     async def cog_load(self) -> None:
@@ -192,12 +194,11 @@ class AutoReply(commands.Cog):
             log.warning("auto-reply: %d checks waiting; dropping a message in channel %s", self._pending, channel_id)
             return None
         threshold = float(cfg["threshold"]) if cfg.get("threshold") is not None else AUTOREPLY_THRESHOLD
-        thorough = self.thorough.take(self.clock())
         self._pending += 1
         try:
             async with self._slots:
                 report = await self.bot.check(claim, message.guild.id, threshold=threshold, top=1, extra_text=extra,
-                                              thorough=thorough)
+                                              thorough=self.thorough.asker(self.clock))
         except Exception:  # noqa: BLE001 - a failed check must not break the listener
             log.exception("auto-reply check failed in channel %s", channel_id)
             return None

@@ -244,6 +244,28 @@ def test_a_thorough_check_looks_wider_when_the_quick_pass_finds_nothing(seeded_p
         assert [h.story_id for h in thorough.hits] == [h.story_id for h in quick.hits]
 
 
+def test_a_thorough_callable_is_asked_only_when_the_thorough_pass_would_run(seeded_path, reader: CorpusReader) -> None:
+    """An auto-reply's budget is asked (``thorough`` a callable) only by a message the thorough pass would look at
+    again: not by one the quick pass answers, nor by one without a distinctive term; its answer decides the pass."""
+    _apply(seeded_path, common_word_corpus())
+    m = Matcher(reader)
+    asked: list[str] = []
+
+    def budget(answer: bool):
+        return lambda: asked.append(text) or answer
+
+    for text, answer, shown in [
+        (POSITIVES[1], True, [SEED_STORY]),  # the quick pass answers: nothing asked
+        ("lol that was such a good game last night", True, []),  # no distinctive term: nothing asked
+        ("the video shows the president at the white house", True, []),  # everyday words alone: nothing asked
+        (LEMON_CLAIM, False, []),  # asked, and refused: the quick pass's answer (none)
+        (LEMON_CLAIM, True, [LEMON_STORY]),  # asked, and allowed: as thorough=True
+    ]:
+        assert [h.story_id for h in m.match(text, thorough=budget(answer)).hits] == shown
+        assert [h.story_id for h in m.match(text, thorough=answer).hits] == shown
+    assert asked == [LEMON_CLAIM, LEMON_CLAIM]
+
+
 def test_a_thorough_check_reads_only_stories_that_can_show(seeded_path, reader: CorpusReader, monkeypatch) -> None:
     """The thorough pass asks the index for stories holding two of the message's terms, one of them distinctive (or
     three of the others), and reads them unranked: the 45 stories that share only two everyday words ("video",

@@ -85,23 +85,25 @@ async def test_no_reply_in_channels_that_are_not_enabled_and_no_query_either(bot
     assert fake.calls == []
 
 
-async def test_auto_replies_look_as_thoroughly_as_check_within_their_budget(bot, fake: FakeDiscord, cog, monkeypatch):
+async def test_auto_replies_look_as_thoroughly_as_check_within_their_budget(bot, fake: FakeDiscord, cog):
     """A message sharing one distinctive term ("lemon") and common words with its story is missed by the quick pass
     (two distinctive terms) and found by the thorough one, as /check finds it.  Auto-replies take the thorough pass
     for at most AUTOREPLY_THOROUGH_RATE messages a second: past that (a flood) the quick pass alone, so no reply;
-    a second later the budget is back."""
+    a second later the budget is back.  Only a message that would take the pass spends from the budget."""
     await bot.corpus.verified()
     await bot.corpus.apply(common_word_corpus(), Actor())
-    asked: list[bool] = []
-    real = bot.check
-    monkeypatch.setattr(bot, "check", lambda *a, **k: asked.append(k["thorough"]) or real(*a, **k))
+    budget = cog.thorough
+    full = budget.rate
+    assert await say(fake, cog, MATCHING_CLAIM) is not None and budget.tokens == full  # the quick pass answered
+    assert await say(fake, cog, "lol that was such a good game last night") is None and budget.tokens == full
     reply = await say(fake, cog, LEMON_CLAIM)
-    assert reply is not None and reply.button("Not relevant")["custom_id"] == f"cc:nr:{LEMON_STORY}" and asked == [True]
-    cog.thorough.tokens = 0.0  # the second's budget spent by a flood of chatter
-    assert await say(fake, cog, "yes " + LEMON_CLAIM) is None and asked == [True, False]
-    cog.clock.advance(1.0)
+    assert reply is not None and reply.button("Not relevant")["custom_id"] == f"cc:nr:{LEMON_STORY}"
+    assert budget.tokens == full - 1
+    budget.tokens = 0.0  # the second's budget spent by a flood of messages with a distinctive word
     cog.last_story.clear()  # (the story's cooldown in this channel is not what this test is about)
-    assert await say(fake, cog, "so " + LEMON_CLAIM) is not None and asked == [True, False, True]
+    assert await say(fake, cog, "yes " + LEMON_CLAIM) is None
+    cog.clock.advance(1.0)
+    assert await say(fake, cog, "so " + LEMON_CLAIM) is not None and budget.tokens == full - 1
 
 
 def test_the_thorough_budget_allows_its_rate_in_bursts_and_on_average() -> None:

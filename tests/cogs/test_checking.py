@@ -74,9 +74,9 @@ async def test_check_without_match_says_so_privately_with_a_hint(fake: FakeDisco
     assert answer.buttons == []
 
 
-async def test_check_is_thorough_where_auto_replies_are_quick(bot: CrosscheckBot, fake: FakeDiscord):
+async def test_check_and_check_claim_take_the_thorough_pass(bot: CrosscheckBot, fake: FakeDiscord):
     """/check and "Check claim" take the thorough pass when the quick pass finds nothing (a member asked);
-    tests/cogs/test_autoreply.py has the auto-reply side, which stays on the quick pass."""
+    tests/cogs/test_autoreply.py has the auto-reply side, thorough within a budget of messages a second."""
     await bot.corpus.verified()
     await bot.corpus.apply(common_word_corpus(), Actor())
     answer = await fake.cmd("check", {"claim": LEMON_CLAIM}, user=MEMBER)
