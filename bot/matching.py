@@ -882,6 +882,8 @@ class _Query:
     body_words: list[str] | None = None
     #: The entity gate's verdict per story, decided once per message (_gated_out).
     gated_out: dict[str, bool] = field(default_factory=dict)
+    #: Its index terms (Matcher._fts_terms), worked out once per message: each pass and the thorough test ask.
+    fts_terms: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -1267,16 +1269,20 @@ class Matcher:
         return _Query(norm, ws, list(dict.fromkeys(stems)), dict(found), corrections, [sid for _n, sid in named],
                       frozenset(body_stems) if body_ws is not None else None, Counter(stems), body_wl)
 
-    def _fts_terms(self, q: _Query, idx: _Index, limit: int | None = None) -> list[str]:
-        # Rare terms first; very common terms add cost and no discrimination.
+    def _fts_terms(self, q: _Query, idx: _Index) -> list[str]:
+        """The message's index terms, rarest first; very common terms add cost and no discrimination."""
+        if q.fts_terms is None:
+            q.fts_terms = self._work_out_fts_terms(q, idx)
+        return q.fts_terms
+
+    @staticmethod
+    def _work_out_fts_terms(q: _Query, idx: _Index) -> list[str]:
         terms = [s for s in q.stems if s in idx.df and s.replace("'", "").isalnum()]
         terms.sort(key=lambda t: (idx.df[t], t))
         cap = min(MAX_DF_SHARE * idx.n_docs, max(MAX_DF_STORIES, MAX_DF_SHARE_LARGE * idx.n_docs))
         keep = [t for i, t in enumerate(terms) if i < MIN_FTS_TERMS or idx.df[t] <= cap]
-        if limit is None:
-            long = len(q.stems) > LONG_QUERY_STEMS and idx.n_docs > LARGE_CORPUS
-            limit = LONG_FTS_TERMS if long else MAX_FTS_TERMS
-        return keep[:limit]
+        long = len(q.stems) > LONG_QUERY_STEMS and idx.n_docs > LARGE_CORPUS
+        return keep[: LONG_FTS_TERMS if long else MAX_FTS_TERMS]
 
     @staticmethod
     def _distinctive(idx: _Index, terms: list[str], limit: int | None = STRICT_TERMS) -> list[str]:
