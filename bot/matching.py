@@ -1409,14 +1409,15 @@ class Matcher:
         if len(tied) < 2 or ranked[0] not in tied:
             return
         # Runs of words as written (lower case, split at white space): a quote is copied, not paraphrased.
-        ws = body.lower().split()
-        runs = {tuple(ws[i : i + QUOTE_WORDS]) for i in range(len(ws) - QUOTE_WORDS + 1)}
+        def windows(ws: list[str]):  # each run of QUOTE_WORDS words, as a tuple (built by zip, in C)
+            return zip(*(ws[i:] for i in range(QUOTE_WORDS)))
+
+        runs = set(windows(body.lower().split()))
         counts: dict[str, tuple[int, str]] = {}
         for story_id, arts in self.reader.article_texts([h.story_id for h in tied], guild_id).items():
             best = (0, "")
             for article_id, text in arts:
-                aw = text.lower().split()
-                n = sum(tuple(aw[i : i + QUOTE_WORDS]) in runs for i in range(0, len(aw) - QUOTE_WORDS + 1))
+                n = sum(map(runs.__contains__, windows(text.lower().split())))
                 best = max(best, (n, article_id))
             counts[story_id] = best
         order = sorted(counts.items(), key=lambda kv: -kv[1][0])
