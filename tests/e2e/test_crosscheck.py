@@ -352,14 +352,14 @@ async def test_import_and_export_files(fake: FakeDiscord, world: World, crossche
 
 async def test_a_slow_check_defers_and_follows_up(fake: FakeDiscord, world: World, crosscheck: RunningBot) -> None:
     bot = crosscheck.client
-    # Time scaled down 5x: Discord's 3 s deadline becomes 0.6 s, the check takes 0.8 s (so an answer that is not
-    # deferred arrives too late), and the bot defers after 0.15 s instead of 2 s.
-    fake.interaction_window = 0.6
+    # Time scaled down 3x: Discord's 3 s deadline becomes 1 s, the check takes 1.2 s (so an answer that is not
+    # deferred arrives too late), and the bot defers after 0.15 s instead of 2 s (0.85 s to spare on a busy machine).
+    fake.interaction_window = 1.0
     bot.defer_after = 0.15
     real_check = bot.checker.check
 
     def slow_check(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(0.8)  # in the worker thread, as a big corpus would
+        time.sleep(1.2)  # in the worker thread, as a big corpus would
         return real_check(*args, **kwargs)
 
     bot.checker.check = slow_check
