@@ -54,7 +54,7 @@ class Budget:
         with self._lock:
             if self.last is not None:
                 self.tokens = min(self.rate, self.tokens + max(0.0, now - self.last) * self.rate)
-            self.last = now
+            self.last = now if self.last is None else max(self.last, now)  # (threads read the clock before the lock)
             if self.tokens >= 1.0:
                 self.tokens -= 1.0
                 return True

@@ -113,7 +113,8 @@ def test_the_thorough_budget_allows_its_rate_in_bursts_and_on_average() -> None:
     assert [b.take(100.0) for _ in range(5)] == [True, True, True, False, False]  # a burst of 3, then nothing
     assert b.take(100.2) is False and b.take(100.4) is True  # one every 1/3 s
     assert [b.take(110.0) for _ in range(4)] == [True, True, True, False]  # never more than a second's worth saved
-    assert b.take(109.0) is False  # (a clock that goes back refills nothing)
+    assert b.take(109.0) is False  # (a clock that goes back refills nothing ...
+    assert b.take(110.2) is False  # ... and moves nothing back: 0.2 s since 110 is not a whole event)
 
 
 async def test_no_match_gets_no_reply(bot, fake: FakeDiscord, cog):
