@@ -1158,8 +1158,8 @@ class Matcher:
         ws = words(text)[:MAX_QUERY_WORDS]
         corrections: dict[str, str] = {}
         # Entities: longest alias first (left to right), exact, inflected (prefix + up to 3 letters) or one typo away.
-        found: dict[str, dict[str, str]] = defaultdict(dict)
-        core_named: dict[str, set[str]] = defaultdict(set)
+        found: dict[str, dict[str, str]] = {}
+        core_named: dict[str, set[str]] = {}
         core_total: dict[str, int] = {}
         owners_of, longest = idx.owners, idx.alias_first
         seen: set[tuple[str, ...]] = set()  # aliases already counted (a name said again adds nothing)
@@ -1174,14 +1174,25 @@ class Matcher:
         def shown(owners):
             return [o for o in owners if visible(o[0])] if owners and visible is not None else owners
 
+        found_get, core_get = found.get, core_named.get
+
         def name(key: tuple[str, ...], owners) -> None:
+            # (A long paste names ~15 aliases of ~40 owners each at 1M claims: this loop is kept to a few lookups.)
             if key not in seen:
                 seen.add(key)
                 alias = " ".join(key)
                 for story_id, entity_id, n_core in owners:
-                    found[story_id].setdefault(entity_id, alias)
+                    named_here = found_get(story_id)
+                    if named_here is None:
+                        found[story_id] = {entity_id: alias}
+                    elif entity_id not in named_here:
+                        named_here[entity_id] = alias
                     if n_core:
-                        core_named[story_id].add(entity_id)
+                        core = core_get(story_id)
+                        if core is None:
+                            core_named[story_id] = {entity_id}
+                        else:
+                            core.add(entity_id)
                         core_total[story_id] = n_core
 
         def last_word_typo(key: tuple[str, ...]):
@@ -1265,7 +1276,7 @@ class Matcher:
                 body_stems.add(s)
         norm = " ".join(corrections.get(w, w) for w in ws if w not in STOP_WORDS)
         # Stories that pass the entity gate: enough of their core entities named (see _judge).
-        named = sorted(((-len(c), sid) for sid, c in core_named.items() if len(c) >= min(core_total[sid], 2)))
+        named = sorted([(-len(c), sid) for sid, c in core_named.items() if len(c) >= 2 or len(c) >= core_total[sid]])
         return _Query(norm, ws, list(dict.fromkeys(stems)), dict(found), corrections, [sid for _n, sid in named],
                       frozenset(body_stems) if body_ws is not None else None, Counter(stems), body_wl)
 
