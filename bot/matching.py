@@ -1288,11 +1288,11 @@ class Matcher:
 
     @staticmethod
     def _work_out_fts_terms(q: _Query, idx: _Index) -> list[str]:
-        terms = [s for s in q.stems if s in idx.df and s.replace("'", "").isalnum()]
-        terms.sort(key=lambda t: (idx.df[t], t))
+        df = idx.df
+        ranked = sorted([(n, s) for s in q.stems if (n := df.get(s)) is not None and s.replace("'", "").isalnum()])
         cap = min(MAX_DF_SHARE * idx.n_docs, max(MAX_DF_STORIES, MAX_DF_SHARE_LARGE * idx.n_docs))
-        keep = [t for i, t in enumerate(terms) if i < MIN_FTS_TERMS or idx.df[t] <= cap]
         long = len(q.stems) > LONG_QUERY_STEMS and idx.n_docs > LARGE_CORPUS
+        keep = [t for i, (n, t) in enumerate(ranked) if i < MIN_FTS_TERMS or n <= cap]
         return keep[: LONG_FTS_TERMS if long else MAX_FTS_TERMS]
 
     @staticmethod
