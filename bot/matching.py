@@ -1397,7 +1397,8 @@ class Matcher:
             strict = threshold > PLAIN_GATED_MAX
             scored = self._score(q, idx, guild_id, visible, strict=strict)
             if (thorough and strict and not hits and not any(h.score >= threshold for h in scored)
-                    and self._distinctive(idx, self._fts_terms(q, idx)) and (thorough is True or thorough())):
+                    and self._distinctive(idx, self._fts_terms(q, idx))
+                    and (thorough() if callable(thorough) else True)):  # (an auto-reply's budget: asked only now)
                 # Only stories without entities can be missed by the quick pass (a story with entities is found by
                 # its names), and of those only one that shares THOROUGH_MIN_SHARED of the message's stems: two
                 # (one rare name, one everyday word: "see you guys at the meeting") is a coincidence.
