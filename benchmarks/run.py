@@ -637,7 +637,8 @@ def print_summary(summary: dict) -> None:
         if "report_nomatch" in cc:
             nm = cc["report_nomatch"]
             print(f"Crosscheck /check of text that matches nothing (the chatter, asked for by a member: the "
-                  f"thorough pass after the quick one, before the bot says so): p50 {nm['p50_ms']:.2f} ms, p99 {nm['p99_ms']:.2f} ms")
+                  f"thorough pass after the quick one, before the bot says so): p50 {nm['p50_ms']:.2f} ms, "
+                  f"p99 {nm['p99_ms']:.2f} ms")
     head = f"{'system':<11}{'kind':<7}{'n':>5}{'p50 ms':>9}{'p99 ms':>9}{'x CC p50':>10}{'P@1':>7}{'top5 agr':>10}{'top1 agr':>10}{'RSS MiB':>9}{'build s':>9}"
     print("Ranking mode (top 5, no threshold) side by side; x CC = p50 / Crosscheck's ranking-mode p50:")
     print(head)

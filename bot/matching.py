@@ -1372,10 +1372,11 @@ class Matcher:
         asked; and auto-replies within bot.service.AUTOREPLY_THOROUGH_RATE messages a second): when that pass finds
         nothing and the text holds a distinctive term, the stories holding two of its index terms (one distinctive)
         or three are scored as ranking does, and those at the threshold that share THOROUGH_MIN_SHARED of the
-        message's stems are shown (everyday words alone are generic overlap, which never matches: they skip it).  On CheckThat! 2020 dev that answers 47% of the tweets instead
-        of 40%, about as precisely (89 of 92 answers right, against 77 of 78).  ``thorough`` may be a callable (an
-        auto-reply's budget, ``bot.service.Budget.asker``), asked only when that pass would run: a message the quick
-        pass answers, or that holds no distinctive term, spends nothing."""
+        message's stems are shown (everyday words alone are generic overlap, which never matches: they skip it).
+        On CheckThat! 2020 dev that answers 47% of the tweets instead of 40%, about as precisely (89 of 92 answers
+        right, against 77 of 78).  ``thorough`` may be a callable (an auto-reply's budget,
+        ``bot.service.Budget.asker``), asked only when that pass would run: a message the quick pass answers, or that
+        holds no distinctive term, spends nothing."""
         truncated = len(text) > MAX_QUERY_CHARS
         text = text[:MAX_QUERY_CHARS]
         extra_text = extra_text[:MAX_QUERY_CHARS]

@@ -303,10 +303,12 @@ def test_a_thorough_pass_that_can_show_nothing_scores_nothing(seeded_path, reade
     m = Matcher(reader)
     scored: list[int] = []
     real = Matcher._plain_features
-    monkeypatch.setattr(Matcher, "_plain_features", lambda self, q, plain, idx: scored.append(len(plain)) or real(self, q, plain, idx))
+    monkeypatch.setattr(Matcher, "_plain_features",
+                        lambda self, q, plain, idx: scored.append(len(plain)) or real(self, q, plain, idx))
     assert m.match("lemon for the president", thorough=True).hits == [] and scored == []  # two shared: nothing scored
     assert [h.story_id for h in m.match(LEMON_CLAIM, thorough=True).hits] == [LEMON_STORY] and scored  # three: scored
-    words = ["lemon", "apple", "pie", "video", "shows", "president", "white", "house", "party", "recipe", "good", "game"]
+    words = ["lemon", "apple", "pie", "video", "shows", "president", "white", "house", "party", "recipe", "good",
+             "game"]
     texts = [" ".join(c) for k in (2, 3, 4) for c in itertools.combinations(words, k)]
     texts += [LEMON_CLAIM, "lol that was such a good game last night", *POSITIVES, *NEGATIVES]
 
@@ -314,7 +316,8 @@ def test_a_thorough_pass_that_can_show_nothing_scores_nothing(seeded_path, reade
         return [[(h.story_id, h.score, h.shared) for h in m.match(t, thorough=True, top=5).hits] for t in texts]
 
     stopped = []
-    monkeypatch.setattr(matching, "_any_can_show", lambda *a, _real=matching._any_can_show: stopped.append(not _real(*a)) or _real(*a))
+    real_can_show = matching._any_can_show
+    monkeypatch.setattr(matching, "_any_can_show", lambda *a: stopped.append(not real_can_show(*a)) or real_can_show(*a))
     pruned = answers()
     monkeypatch.setattr(matching, "_any_can_show", lambda *a: True)
     assert answers() == pruned and sum(stopped) > 50  # the same answers, with many passes stopped early
