@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.run import KINDS, packages_line
+from benchmarks.run import KINDS, host_line, packages_line
 
 
 def _f(x, fmt: str = ".2f") -> str:
@@ -57,6 +57,10 @@ def render(report: dict) -> str:
                        + f" | {_f(cc.get('integrity_check_s'), '.1f')} | {_f(sc.get('signals_s'), '.0f')} | "
                        + (f"{cc['report_nomatch']['p50_ms']:.2f} / {cc['report_nomatch']['p99_ms']:.2f} |"
                           if "report_nomatch" in cc else "– |"))
+    hosts = [(sc["stories"], sc["host_rounds"]) for sc in report["scales"] if sc.get("host_rounds")]
+    if hosts:
+        out += ["", "During Crosscheck's timed checks, each round: " + "; ".join(
+            f"{n:,} stories: {host_line(h)}" for n, h in hosts) + "."]
     out.append("")
     out.append("Side by side, ranking mode (top 5, no threshold; peers index every claim): p50 / p99 ms, ratio = "
                "peer p50 / Crosscheck p50, P@1 against the story the query was made from, top-1 and top-5 agreement "

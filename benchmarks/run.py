@@ -35,6 +35,10 @@ Before each Crosscheck round the database file is read through once (``--page-ca
 Crosscheck reads its index from the OS page cache as a serving bot does, as the peers hold theirs in memory; with
 ``--page-cache as-is`` pages the kernel has reclaimed meanwhile are read from disk during the measured checks.
 
+For each Crosscheck round the run also says what else the machine did while the checks were timed (other processes'
+share of the CPU time, the hypervisor's steal, iowait) and how much the checks read from disk: a slow round is then
+told apart from slower code.
+
 Results go to stdout (a table) and to benchmarks/out/run-<scales>.json.
 """
 
@@ -100,6 +104,98 @@ def package_versions() -> dict[str, str]:
 
 def packages_line(m: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items() if v)
+
+
+# -- what else the machine did ------------------------------------------------------------------------------------
+
+
+#: /proc/stat's first line: the machine's CPU time in clock ticks, all cores together (Linux).
+_CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def cpu_ticks(line: str) -> dict[str, int] | None:
+    """The fields of /proc/stat's aggregate "cpu" line (None for another line)."""
+    parts = line.split()
+    if not parts or parts[0] != "cpu":
+        return None
+    values = [int(x) for x in parts[1 : 1 + len(_CPU_FIELDS)]]
+    return dict(zip(_CPU_FIELDS, values + [0] * (len(_CPU_FIELDS) - len(values))))
+
+
+def _read_cpu_ticks() -> dict[str, int] | None:
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            return cpu_ticks(fh.readline())
+    except (OSError, ValueError):
+        return None
+
+
+def host_load(before: dict[str, int], after: dict[str, int], own_cpu_s: float, hz: int) -> dict[str, float]:
+    """Shares of the machine's CPU time (all cores) between two readings: time the hypervisor gave to others
+    (steal), time waiting on the disk (iowait) and time other processes ran (busy time less ``own_cpu_s``)."""
+    d = {k: after[k] - before[k] for k in _CPU_FIELDS}
+    total = sum(d.values()) or 1
+    busy = d["user"] + d["nice"] + d["system"] + d["irq"] + d["softirq"]
+    return {"steal_pct": 100 * d["steal"] / total, "iowait_pct": 100 * d["iowait"] / total,
+            "others_pct": 100 * max(0.0, busy - own_cpu_s * hz) / total}
+
+
+def _probe_work() -> int:
+    d: dict[int, int] = {}
+    for i in range(4000):
+        d[i & 511] = d.get(i & 511, 0) + i
+    return len(d)
+
+
+class HostWatch:
+    """What the machine did besides this process while a timed section ran, and what the section read from disk: a
+    slow run is then told apart from slower code (runs on this shared machine move by ±30%, performance-log.md).
+
+    ``probe()``, called between timed checks, times a fixed piece of pure-Python work (the best of three, ~0.3 ms):
+    how fast the machine itself was at that moment.  On this machine it changes by up to 1.8x within seconds with
+    nothing else running (the virtual machine's host), which no counter of the guest shows."""
+
+    def __init__(self) -> None:
+        self._cpu = _read_cpu_ticks()
+        self._ru = resource.getrusage(resource.RUSAGE_SELF)
+        self._t = time.perf_counter()
+        self.probes: list[float] = []
+
+    def probe(self) -> None:
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            _probe_work()
+            best = min(best, time.perf_counter() - t)
+        self.probes.append(best * 1000)
+
+    def stop(self) -> dict[str, float]:
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        own = (ru.ru_utime - self._ru.ru_utime) + (ru.ru_stime - self._ru.ru_stime)
+        out = {"wall_s": time.perf_counter() - self._t, "cpu_s": own,
+               # Blocks of 512 bytes read by this process (a page-cache miss of the database file is one).
+               "disk_read_mib": (ru.ru_inblock - self._ru.ru_inblock) * 512 / 2**20,
+               # Page faults: a page of the mapped database (PRAGMA mmap_size) touched again after the kernel
+               # unmapped it (minor: still in the page cache; major: read from disk).
+               "minor_faults": ru.ru_minflt - self._ru.ru_minflt, "major_faults": ru.ru_majflt - self._ru.ru_majflt}
+        if self.probes:
+            out["probe_ms"] = statistics.median(self.probes)
+            out["probe_min_ms"], out["probe_max_ms"] = min(self.probes), max(self.probes)
+        after = _read_cpu_ticks()
+        if self._cpu is not None and after is not None:
+            out.update(host_load(self._cpu, after, own, os.sysconf("SC_CLK_TCK")))
+        return out
+
+
+def host_line(rounds: list[dict]) -> str:
+    """One line on the host during Crosscheck's timed checks, a value per round."""
+    def each(key: str, fmt: str) -> str:
+        return " / ".join(format(r[key], fmt) if key in r else "–" for r in rounds)
+
+    return (f"the speed probe (fixed work, lower is faster; median of the round) {each('probe_ms', '.3f')} ms; "
+            f"disk read {each('disk_read_mib', '.1f')} MiB, page faults {each('minor_faults', ',')} minor and "
+            f"{each('major_faults', ',')} major; of the machine's CPU time: other processes "
+            f"{each('others_pct', '.1f')}%, steal {each('steal_pct', '.1f')}%, iowait {each('iowait_pct', '.1f')}%")
 
 
 # -- corpus ----------------------------------------------------------------------------------------------------------
@@ -318,9 +414,12 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     out: dict = {"startup_s": startup, "module_import_s": t_import, "warm_s": warm,
                  "integrity_check_s": time.perf_counter() - t0, "lat": {}, "top5": {}, "lat_product": {}}
     gc.collect()
+    watch = HostWatch()  # from here on, everything is timed
     for kind in KINDS:  # as /check runs: top 3, the default threshold, thorough (a member asked)
         lats = []
-        for text, _gold in qs[kind][:limit]:
+        for i, (text, _gold) in enumerate(qs[kind][:limit]):
+            if i % 10 == 0:
+                watch.probe()  # between checks, never inside a timed one
             t = time.perf_counter()
             matcher.match(text, None, thorough=True)
             lats.append(time.perf_counter() - t)
@@ -332,7 +431,9 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     for kind in KINDS:  # (a new checker for each kind: the kinds' queries come from the same stories)
         checker = Checker(corpus.reader, matcher=matcher)
         lats = []
-        for text, _gold in qs[kind][:limit]:
+        for i, (text, _gold) in enumerate(qs[kind][:limit]):
+            if i % 10 == 0:
+                watch.probe()  # between checks, never inside a timed one
             t = time.perf_counter()
             report_pages(checker.check(text, thorough=True))
             lats.append(time.perf_counter() - t)
@@ -340,14 +441,18 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     # ...and a /check of text that matches nothing (the chatter below, asked for by a member): the quick pass finds
     # nothing, so the thorough pass runs (for chatter holding a distinctive term) before the bot says so.
     lats = []
-    for text, _gold in qs["chatter"][:limit]:
+    for i, (text, _gold) in enumerate(qs["chatter"][:limit]):
+        if i % 10 == 0:
+            watch.probe()  # between checks, never inside a timed one
         t = time.perf_counter()
         report_pages(checker.check(text, thorough=True))
         lats.append(time.perf_counter() - t)
     out["lat_nomatch"] = {"chatter": lats}
     for kind in KINDS:  # ranking mode, for agreement with the peers: top 5, no threshold
         lats, tops = [], []
-        for text, _gold in qs[kind][:limit]:
+        for i, (text, _gold) in enumerate(qs[kind][:limit]):
+            if i % 10 == 0:
+                watch.probe()  # between checks, never inside a timed one
             t = time.perf_counter()
             r = matcher.match(text, None, top=5, threshold=0.0)
             lats.append(time.perf_counter() - t)
@@ -356,6 +461,7 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     # The auto-reply path: as cogs/autoreply.py checks a message, with the thorough pass for at most
     # AUTOREPLY_THOROUGH_RATE messages a second (a flood of chatter gets the quick pass past that).
     chatter = [t for t, _ in qs["chatter"]]
+    watch.probe()
     false_hits = 0
     thorough = Budget(AUTOREPLY_THOROUGH_RATE).asker(time.monotonic)
     t = time.perf_counter()
@@ -368,6 +474,8 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     out["chatter_per_s"] = n / (time.perf_counter() - t)
     out["chatter_false_hits"] = false_hits
     out["chatter_n"] = len(chatter)
+    watch.probe()
+    out["host"] = watch.stop()
     out["rss_mib"] = _rss_mib()
     out["mem"] = _status_mib()
     loop.run_until_complete(corpus.close())
@@ -474,16 +582,20 @@ def child_peer(name: str, folder: Path, qs: dict, limit: int, budget_s: float) -
         raise SystemExit(f"unknown peer {name}")
     build = time.perf_counter() - t0
     out: dict = {"build_s": build, "lat": {}, "top5": {}, "answered": {}}
+    watch = HostWatch()
     for kind in KINDS:
         lats, tops = [], []
         t_kind = time.perf_counter()
-        for text, _gold in qs[kind][:limit]:
+        for i, (text, _gold) in enumerate(qs[kind][:limit]):
+            if i % 10 == 0:
+                watch.probe()
             t = time.perf_counter()
             tops.append(search(text))
             lats.append(time.perf_counter() - t)
             if time.perf_counter() - t_kind > budget_s and len(lats) >= 5:
                 break
         out["lat"][kind], out["top5"][kind], out["answered"][kind] = lats, tops, len(lats)
+    out["host"] = watch.stop()
     out["rss_mib"] = _rss_mib()
     out["mem"] = _status_mib()
     return out
@@ -639,6 +751,12 @@ def print_summary(summary: dict) -> None:
             print(f"Crosscheck /check of text that matches nothing (the chatter, asked for by a member: the "
                   f"thorough pass after the quick one, before the bot says so): p50 {nm['p50_ms']:.2f} ms, "
                   f"p99 {nm['p99_ms']:.2f} ms")
+    if summary.get("host_rounds"):
+        print("During Crosscheck's timed checks (each round): " + host_line(summary["host_rounds"]))
+    if summary.get("probe_rounds"):
+        print("The speed probe in each system's rounds, ms (fixed work; lower is faster): " + "; ".join(
+            f"{name} " + " / ".join("–" if x is None else f"{x:.3f}" for x in xs)
+            for name, xs in summary["probe_rounds"].items()))
     head = f"{'system':<11}{'kind':<7}{'n':>5}{'p50 ms':>9}{'p99 ms':>9}{'x CC p50':>10}{'P@1':>7}{'top5 agr':>10}{'top1 agr':>10}{'RSS MiB':>9}{'build s':>9}"
     print("Ranking mode (top 5, no threshold) side by side; x CC = p50 / Crosscheck's ranking-mode p50:")
     print(head)
@@ -735,6 +853,10 @@ def main(argv: list[str] | None = None) -> int:
         summary["page_cache"] = (f"warm: the database file read through before each Crosscheck round "
                                  f"({', '.join(f'{x:.1f}' for x in cached)} s)" if cached else
                                  "as it was: nothing read ahead (pages the kernel reclaimed are read from disk)")
+        summary["host_rounds"] = [res["crosscheck"]["host"] for res in rounds if "host" in res["crosscheck"]]
+        # The speed probe of each system's rounds: a round's ratio means most when both ran at the same speed.
+        summary["probe_rounds"] = {name: [res[name]["host"].get("probe_ms") for res in rounds if "host" in res[name]]
+                                   for name in rounds[0]}
         if args.rounds > 1:
             summary["round_ratios"] = round_ratios(rounds)
         print_summary(summary)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -207,6 +208,17 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     assert 0 < cc["report_nomatch"]["p50_ms"] <= cc["report_nomatch"]["p99_ms"]  # a /check that finds nothing
     assert "matches nothing" in printed
     assert "Articles' signals kept" in printed  # as a started bot has them
+    host = scale["host_rounds"]
+    assert len(host) == 1 and host[0]["wall_s"] > 0 and host[0]["cpu_s"] > 0 and host[0]["disk_read_mib"] >= 0
+    # The speed probe ran between the checks (every 10th of 5 queries of 3 kinds, 4 ways, and around the chatter).
+    assert 0 < host[0]["probe_min_ms"] <= host[0]["probe_ms"] <= host[0]["probe_max_ms"]
+    assert scale["probe_rounds"] == {"crosscheck": [host[0]["probe_ms"]]}
+    assert "During Crosscheck's timed checks (each round): the speed probe" in printed
+    assert f"The speed probe in each system's rounds, ms (fixed work; lower is faster): crosscheck " \
+           f"{host[0]['probe_ms']:.3f}" in printed
+    if Path("/proc/stat").exists():  # Linux: what else the machine did during the timed checks
+        assert all(0 <= host[0][k] <= 100 for k in ("steal_pct", "iowait_pct", "others_pct"))
+        assert "of the machine's CPU time: other processes" in printed
     from benchmarks.report import render
 
     table = render(report)
@@ -214,6 +226,27 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     whole = table[table.index("integrity check done"):]  # the whole-/check table: its row holds the report's times
     row = next(line for line in whole.splitlines() if line.startswith("| 60 | "))
     assert row.startswith(f"| 60 | {cc['report']['short']['p50_ms']:.2f} / {cc['report']['short']['p99_ms']:.2f} |")
+    assert f"60 stories: the speed probe (fixed work, lower is faster; median of the round) " \
+           f"{host[0]['probe_ms']:.3f} ms; disk read {host[0]['disk_read_mib']:.1f} MiB" in table
+
+
+def test_host_load_is_the_share_of_the_machines_cpu_time_between_two_readings() -> None:
+    """/proc/stat's aggregate line, two readings 10 s apart on 2 cores at 100 ticks a second (2,000 ticks): this
+    process used 3 s (300 ticks) of the 700 busy ones, so other processes ran 400 (20%)."""
+    from benchmarks.run import cpu_ticks, host_line, host_load
+
+    before = cpu_ticks("cpu  1000 0 500 9000 100 0 0 50 0 0")
+    after = cpu_ticks("cpu  1550 0 650 10150 200 0 0 100 0 0")
+    assert cpu_ticks("cpu0 1 2 3 4 5 6 7 8") is None and cpu_ticks("intr 5") is None
+    load = host_load(before, after, own_cpu_s=3.0, hz=100)
+    assert load == {"steal_pct": 2.5, "iowait_pct": 5.0, "others_pct": 20.0}
+    assert host_load(before, after, own_cpu_s=30.0, hz=100)["others_pct"] == 0  # never below nothing
+    short = cpu_ticks("cpu  10 0 5 90")  # an old kernel's shorter line: the missing fields count as 0
+    assert short is not None and short["steal"] == 0 and short["idle"] == 90
+    line = host_line([{**load, "disk_read_mib": 0.04, "minor_faults": 1200, "major_faults": 0, "probe_ms": 0.4},
+                      {"disk_read_mib": 12.0, "minor_faults": 5, "major_faults": 3}])
+    assert line == "the speed probe (fixed work, lower is faster; median of the round) 0.400 / – ms; disk read 0.0 / 12.0 MiB, page faults 1,200 / 5 minor and 0 / 3 major; of the machine's CPU " \
+                   "time: other processes 20.0 / –%, steal 2.5 / –%, iowait 5.0 / –%"
 
 
 def test_shards_benchmark_runs_several_processes_on_one_file(tmp_path, monkeypatch, capsys) -> None:
