@@ -151,7 +151,7 @@ class HostWatch:
     """What the machine did besides this process while a timed section ran, and what the section read from disk: a
     slow run is then told apart from slower code (runs on this shared machine move by ±30%, performance-log.md).
 
-    ``probe()``, called between timed checks, times a fixed piece of pure-Python work (the best of three, ~0.3 ms):
+    ``probe()``, called between timed checks, times a fixed piece of pure-Python work (the best of three, ~0.5 ms):
     how fast the machine itself was at that moment.  On this machine it changes by up to 1.8x within seconds with
     nothing else running (the virtual machine's host), which no counter of the guest shows."""
 
