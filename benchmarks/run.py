@@ -35,9 +35,10 @@ Before each Crosscheck round the database file is read through once (``--page-ca
 Crosscheck reads its index from the OS page cache as a serving bot does, as the peers hold theirs in memory; with
 ``--page-cache as-is`` pages the kernel has reclaimed meanwhile are read from disk during the measured checks.
 
-For each Crosscheck round the run also says what else the machine did while the checks were timed (other processes'
-share of the CPU time, the hypervisor's steal, iowait) and how much the checks read from disk: a slow round is then
-told apart from slower code.
+For each round the run also says how fast the machine itself was (a fixed piece of work timed between the checks,
+in every system's process) and, for Crosscheck, what else the machine did while its checks were timed (other
+processes' share of the CPU time, the hypervisor's steal, iowait) and how much they read from disk: a slow round is
+then told apart from slower code.
 
 Results go to stdout (a table) and to benchmarks/out/run-<scales>.json.
 """
@@ -175,8 +176,9 @@ class HostWatch:
         out = {"wall_s": time.perf_counter() - self._t, "cpu_s": own,
                # Blocks of 512 bytes read by this process (a page-cache miss of the database file is one).
                "disk_read_mib": (ru.ru_inblock - self._ru.ru_inblock) * 512 / 2**20,
-               # Page faults: a page of the mapped database (PRAGMA mmap_size) touched again after the kernel
-               # unmapped it (minor: still in the page cache; major: read from disk).
+               # Page faults: memory touched for the first time in this process (the mapped part of the database,
+               # PRAGMA mmap_size, and new heap), or a mapped page touched again after the kernel unmapped it
+               # (minor: the page was in memory; major: read from disk).
                "minor_faults": ru.ru_minflt - self._ru.ru_minflt, "major_faults": ru.ru_majflt - self._ru.ru_majflt}
         if self.probes:
             out["probe_ms"] = statistics.median(self.probes)
@@ -185,6 +187,15 @@ class HostWatch:
         if self._cpu is not None and after is not None:
             out.update(host_load(self._cpu, after, own, os.sysconf("SC_CLK_TCK")))
         return out
+
+
+def probed(items: list, watch: HostWatch, every: int = 10):
+    """``items`` one by one, the machine's speed probed before every ``every``-th: between timed checks, never inside
+    one."""
+    for i, item in enumerate(items):
+        if i % every == 0:
+            watch.probe()
+        yield item
 
 
 def host_line(rounds: list[dict]) -> str:
@@ -417,9 +428,7 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     watch = HostWatch()  # from here on, everything is timed
     for kind in KINDS:  # as /check runs: top 3, the default threshold, thorough (a member asked)
         lats = []
-        for i, (text, _gold) in enumerate(qs[kind][:limit]):
-            if i % 10 == 0:
-                watch.probe()  # between checks, never inside a timed one
+        for text, _gold in probed(qs[kind][:limit], watch):
             t = time.perf_counter()
             matcher.match(text, None, thorough=True)
             lats.append(time.perf_counter() - t)
@@ -431,9 +440,7 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     for kind in KINDS:  # (a new checker for each kind: the kinds' queries come from the same stories)
         checker = Checker(corpus.reader, matcher=matcher)
         lats = []
-        for i, (text, _gold) in enumerate(qs[kind][:limit]):
-            if i % 10 == 0:
-                watch.probe()  # between checks, never inside a timed one
+        for text, _gold in probed(qs[kind][:limit], watch):
             t = time.perf_counter()
             report_pages(checker.check(text, thorough=True))
             lats.append(time.perf_counter() - t)
@@ -441,18 +448,14 @@ def child_crosscheck(folder: Path, qs: dict, limit: int, fresh: bool = False) ->
     # ...and a /check of text that matches nothing (the chatter below, asked for by a member): the quick pass finds
     # nothing, so the thorough pass runs (for chatter holding a distinctive term) before the bot says so.
     lats = []
-    for i, (text, _gold) in enumerate(qs["chatter"][:limit]):
-        if i % 10 == 0:
-            watch.probe()  # between checks, never inside a timed one
+    for text, _gold in probed(qs["chatter"][:limit], watch):
         t = time.perf_counter()
         report_pages(checker.check(text, thorough=True))
         lats.append(time.perf_counter() - t)
     out["lat_nomatch"] = {"chatter": lats}
     for kind in KINDS:  # ranking mode, for agreement with the peers: top 5, no threshold
         lats, tops = [], []
-        for i, (text, _gold) in enumerate(qs[kind][:limit]):
-            if i % 10 == 0:
-                watch.probe()  # between checks, never inside a timed one
+        for text, _gold in probed(qs[kind][:limit], watch):
             t = time.perf_counter()
             r = matcher.match(text, None, top=5, threshold=0.0)
             lats.append(time.perf_counter() - t)
@@ -586,9 +589,7 @@ def child_peer(name: str, folder: Path, qs: dict, limit: int, budget_s: float) -
     for kind in KINDS:
         lats, tops = [], []
         t_kind = time.perf_counter()
-        for i, (text, _gold) in enumerate(qs[kind][:limit]):
-            if i % 10 == 0:
-                watch.probe()
+        for text, _gold in probed(qs[kind][:limit], watch):
             t = time.perf_counter()
             tops.append(search(text))
             lats.append(time.perf_counter() - t)
