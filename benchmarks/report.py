@@ -85,6 +85,11 @@ def render(report: dict) -> str:
                         "turn).  × Crosscheck in each round: " + "; ".join(
                             f"{name} {kind} " + " / ".join(_f(x) for x in xs)
                             for name, kinds in sc.get("round_ratios", {}).items() for kind, xs in kinds.items()) + "."]
+        if sc.get("probe_rounds"):
+            out += ["", "The speed probe in each system's rounds, ms (a fixed piece of work timed between the checks; "
+                        "lower is faster): " + "; ".join(
+                            f"{name} " + " / ".join(_f(x, ".3f") for x in xs)
+                            for name, xs in sc["probe_rounds"].items()) + "."]
     return "\n".join(out) + "\n"
 
 

@@ -226,6 +226,8 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     whole = table[table.index("integrity check done"):]  # the whole-/check table: its row holds the report's times
     row = next(line for line in whole.splitlines() if line.startswith("| 60 | "))
     assert row.startswith(f"| 60 | {cc['report']['short']['p50_ms']:.2f} / {cc['report']['short']['p99_ms']:.2f} |")
+    assert f"The speed probe in each system's rounds, ms (a fixed piece of work timed between the checks; lower " \
+           f"is faster): crosscheck {host[0]['probe_ms']:.3f}." in table
     assert f"60 stories: the speed probe (fixed work, lower is faster; median of the round) " \
            f"{host[0]['probe_ms']:.3f} ms; disk read {host[0]['disk_read_mib']:.1f} MiB" in table
 
