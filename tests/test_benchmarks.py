@@ -178,14 +178,14 @@ def test_checkthat_script_scores_bm25s_on_the_same_queries(tmp_path, capsys) -> 
 
 
 def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch, capsys) -> None:
-    """benchmarks/run.py at 60 stories with no peer (the peers are a benchmark-only extra): the corpus generated and
-    imported through Corpus.apply, Crosscheck measured in its own process, the table printed with the machine noted,
-    and the JSON report written.  Timings are printed, never asserted."""
+    """benchmarks/run.py at 60 stories with one peer, the rapidfuzz scan (the others are a benchmark-only extra): the
+    corpus generated and imported through Corpus.apply, Crosscheck and the peer measured each in its own process, the
+    table printed with the machine noted, and the JSON report written.  Timings are printed, never asserted."""
     import benchmarks.run as run
 
     monkeypatch.setattr(run, "CACHE", tmp_path / "cache")
     monkeypatch.setattr(run, "OUT", tmp_path / "out")
-    assert run.main(["--scales", "60", "--queries", "5", "--peers"]) == 0
+    assert run.main(["--scales", "60", "--queries", "5", "--peers", "rapidfuzz"]) == 0
     printed = capsys.readouterr().out
     assert "page cache warm: the database file read through before each Crosscheck round" in printed
     assert "machine:" in printed and "Python" in printed and "SQLite" in printed
@@ -195,7 +195,8 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     assert scale["stories"] == 60 and scale["claims"] > 60 and scale["articles"] > 0 and scale["db_mib"] > 0
     assert scale["import_articles_per_s"] > 0
     cc = scale["systems"]["crosscheck"]
-    assert set(scale["systems"]) == {"crosscheck"}
+    assert set(scale["systems"]) == {"crosscheck", "rapidfuzz"}  # (rapidfuzz: the one peer the bot installs)
+    assert scale["systems"]["rapidfuzz"]["short"]["n"] == 5 and "agree_top5" in scale["systems"]["rapidfuzz"]["short"]
     for kind in ("short", "long", "link"):
         assert cc[kind]["n"] == 5 and 0 < cc[kind]["p50_ms"] <= cc[kind]["p99_ms"]
         assert cc[kind]["p_at_1"] >= 0.6  # the query is made from its story: the matcher finds most of them
@@ -212,7 +213,7 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     assert len(host) == 1 and host[0]["wall_s"] > 0 and host[0]["cpu_s"] > 0 and host[0]["disk_read_mib"] >= 0
     # The speed probe ran between the checks (every 10th of 5 queries of 3 kinds, 4 ways, and around the chatter).
     assert 0 < host[0]["probe_min_ms"] <= host[0]["probe_ms"] <= host[0]["probe_max_ms"]
-    assert scale["probe_rounds"] == {"crosscheck": [host[0]["probe_ms"]]}
+    assert scale["probe_rounds"]["crosscheck"] == [host[0]["probe_ms"]] and scale["probe_rounds"]["rapidfuzz"][0] > 0
     assert "During Crosscheck's timed checks (each round): the speed probe" in printed
     assert f"The speed probe in each system's rounds, ms (fixed work; lower is faster): crosscheck " \
            f"{host[0]['probe_ms']:.3f}" in printed
@@ -227,7 +228,7 @@ def test_speed_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch,
     row = next(line for line in whole.splitlines() if line.startswith("| 60 | "))
     assert row.startswith(f"| 60 | {cc['report']['short']['p50_ms']:.2f} / {cc['report']['short']['p99_ms']:.2f} |")
     assert f"The speed probe in each system's rounds, ms (a fixed piece of work timed between the checks; lower " \
-           f"is faster): crosscheck {host[0]['probe_ms']:.3f}." in table
+           f"is faster): crosscheck {host[0]['probe_ms']:.3f}; rapidfuzz " in table
     assert f"60 stories: the speed probe (fixed work, lower is faster; median of the round) " \
            f"{host[0]['probe_ms']:.3f} ms; disk read {host[0]['disk_read_mib']:.1f} MiB" in table
 
