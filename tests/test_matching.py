@@ -1107,3 +1107,35 @@ def test_words_every_candidate_shares_and_words_said_twice_are_weighed_as_such(s
     assert max(f[rel] for f in feats.values()) == 1.0 and all(0 <= f[rel] <= 1 for f in feats.values())
     again = dict(m.plain_features(text.replace("caravan", "caravan, the caravan, the caravan")))
     assert again["caravan"][qtf] > feats["caravan"][qtf] and again["machines"][qtf] < feats["machines"][qtf]
+
+
+def test_a_feature_the_model_gives_no_weight_is_not_computed_on_the_check_path(seeded_path, reader, monkeypatch) -> None:
+    """``fuzz`` (a partial ratio: 5-24 ms for a long paste against an article's paragraph) has weight 0: a check
+    leaves it at 0 and scores the same as with it computed; fitting (``plain_features``) computes it; and were it
+    given a weight, a check would compute it too."""
+    from bot import matching
+    from bot.matching import PLAIN_FEATURES, _query_texts
+
+    fz = PLAIN_FEATURES.index("fuzz")
+    assert matching.PLAIN_WEIGHTS[fz] == 0
+    rally = Story(id="rally", title="Was the organiser of the Charlottesville rally an Obama supporter?")
+    _add_story(seeded_path, rally, [Claim(id="rally-c", story="rally", text="The organiser of the white nationalist rally in Charlottesville supported Obama.")], guild=0)
+    text = "The organizer of the Charlottesville rally was an Obama supporter, people say"
+    m = Matcher(reader)
+    idx = m.index
+    q = m._analyse(_query_texts(text)[1], idx)
+    cands = m._candidates(q, idx, None, m._visible(idx, None))
+    plain = {s: c for s, c in cands.items() if not idx.stories[s].core}
+    check = {sid: f for sid, f, _t, _s in m._plain_features(q, plain, idx)}
+    fit = {sid: f for sid, f, _t, _s in m._plain_features(q, plain, idx, all_features=True)}
+    assert check["rally"][fz] == 0 and fit["rally"][fz] > 0.5
+    assert all(check[s][:fz] + check[s][fz + 1:] == fit[s][:fz] + fit[s][fz + 1:] for s in fit)
+    assert dict(m.plain_features(text))["rally"][fz] == fit["rally"][fz]
+    hits = m.match(text, top=5, threshold=0).hits
+    real = Matcher._plain_features
+    monkeypatch.setattr(Matcher, "_plain_features", lambda self, q, plain, idx: real(self, q, plain, idx, True))
+    assert [(h.story_id, h.score) for h in m.match(text, top=5, threshold=0).hits] == [(h.story_id, h.score) for h in hits]
+    monkeypatch.undo()
+    monkeypatch.setattr(matching, "PLAIN_WEIGHTS", tuple(0.1 if i == fz else w for i, w in enumerate(matching.PLAIN_WEIGHTS)))
+    again = {sid: f for sid, f, _t, _s in m._plain_features(q, plain, idx)}
+    assert again["rally"][fz] == fit["rally"][fz]
